@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Builds dist/ when it is missing or older than a source file, so `npm start`
+// and the npm commands work on a fresh clone. Prints only to stderr: commands
+// like `npm run -s token` must keep stdout clean.
+const { execFileSync } = require('node:child_process');
+const { existsSync, readdirSync, statSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const root = join(__dirname, '..');
+const stamp = join(root, 'dist', '.build-stamp');
+
+function newestMtime(path) {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return readdirSync(path).reduce((max, name) => Math.max(max, newestMtime(join(path, name))), 0);
+}
+
+const sources = ['src', 'ormconfig.ts', 'tsconfig.json', 'tsconfig.build.json', 'package.json'].map((p) => join(root, p));
+const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
+if (built === 0 || sources.some((source) => existsSync(source) && newestMtime(source) > built)) {
+  process.stderr.write('Building (tsc)…\n');
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
+    stdio: ['ignore', process.stderr, process.stderr],
+  });
+  writeFileSync(stamp, new Date().toISOString());
+}

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import helmet from '@fastify/helmet';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import { registerRateLimit } from './common/rate-limit';
+import type { Configuration } from './config/configuration';
+import type { RequestWithId } from './logging/logging.module';
+
+/** A client's X-Request-Id is kept only when it is short and plain (it goes into logs). */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+function requestId(raw: IncomingMessage): string {
+  const sent = raw.headers['x-request-id'];
+  const id = typeof sent === 'string' && CLIENT_REQUEST_ID.test(sent) ? sent : randomUUID();
+  (raw as RequestWithId).requestId = id;
+  return id;
+}
+
+export function createAdapter(config: Configuration): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: config.app.bodyLimit,
+    genReqId: requestId,
+    trustProxy: false,
+    // Fastify answers over-long path segments itself, outside our error format;
+    // let them through to the id pipes, which answer 400 in the usual shape.
+    routerOptions: { maxParamLength: 16_384 },
+  });
+}
+
+export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
+  const builder = new DocumentBuilder()
+    .setTitle('Integrations API')
+    .setDescription(
+      "Each tenant's third-party vendor credentials (Salesforce, Twilio, SendGrid, DataSift, Pusher, Urban Airship), " +
+        'encrypted at rest. Authorize with a bearer token (`npm run token -- --scope platform:admin` prints one in development).',
+    )
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    .build();
+  return SwaggerModule.createDocument(app, builder);
+}
+
+/**
+ * What main.ts and the e2e tests both apply: security headers, CORS, limits,
+ * request ids, no-store caching, Swagger, shutdown hooks. Returns the app
+ * initialised but not listening.
+ */
+export async function createApp(config: Configuration): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), createAdapter(config), {
+    bufferLogs: true,
+    abortOnError: false,
+    // Only Fastify's own JSON parser: Nest's would add form-urlencoded bodies.
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  await configureApp(app, config);
+  await app.init();
+  return app;
+}
+
+export async function configureApp(app: NestFastifyApplication, config: Configuration): Promise<void> {
+  const fastify = app.getHttpAdapter().getInstance();
+  // JSON only: any other body is a 415 (Fastify would otherwise accept text/plain as a string).
+  fastify.removeContentTypeParser('text/plain');
+  registerRateLimit(fastify, config.app.rateLimitMax, config.app.rateLimitWindowMs);
+  await app.register(helmet, {
+    // Swagger UI needs inline styles and data: images; nothing else is loosened.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+      },
+    },
+  });
+  if (config.app.corsOrigins.length > 0) {
+    app.enableCors({ origin: config.app.corsOrigins, exposedHeaders: ['ETag', 'X-Total-Count', 'X-Request-Id'] });
+  }
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
+  // Any API response may carry a secret: no cache may keep it. Swagger's static files may be cached.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    if (!request.url.startsWith('/docs')) reply.header('cache-control', 'no-store');
+    done(null, payload);
+  });
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app), {
+    jsonDocumentUrl: 'docs-json',
+    swaggerOptions: { persistAuthorization: true },
+    customSiteTitle: 'Integrations API',
+  });
+}

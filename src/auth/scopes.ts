@@ -1,0 +1,33 @@
+/** Scopes a token may carry in its space-separated `scope` claim. */
+export const Scope = {
+  /** Tenants, and every tenant's integrations. */
+  PlatformAdmin: 'platform:admin',
+  IntegrationsRead: 'integrations:read',
+  IntegrationsWrite: 'integrations:write',
+  /** Read secrets in plaintext instead of the mask. */
+  IntegrationsSecrets: 'integrations:secrets',
+} as const;
+
+export type ScopeName = (typeof Scope)[keyof typeof Scope];
+
+/** Who is calling, from a verified token. */
+export interface Principal {
+  readonly subject: string;
+  readonly scopes: ReadonlySet<string>;
+  /** Tenant ids the token may touch (ignored for platform admins). */
+  readonly tenants: ReadonlySet<string>;
+  readonly admin: boolean;
+}
+
+export function hasScope(principal: Principal, scope: ScopeName): boolean {
+  return principal.admin || principal.scopes.has(scope);
+}
+
+export function mayAccessTenant(principal: Principal, tenantId: string): boolean {
+  return principal.admin || principal.tenants.has(tenantId);
+}
+
+/** Whether reads show secrets in plaintext rather than masked. */
+export function mayRevealSecrets(principal: Principal): boolean {
+  return hasScope(principal, Scope.IntegrationsSecrets);
+}

@@ -1,0 +1,90 @@
+/**
+ * Operator commands: `node dist/cli.js <command> [options]` (npm run token,
+ * keys:generate, keys:status, keys:rotate). Results go to stdout, progress and
+ * errors to stderr, so `$(npm run -s token)` captures only the token.
+ */
+import 'reflect-metadata';
+import 'dotenv/config';
+import { mintToken, parseDuration } from './auth/token-minter';
+import { ConfigError, loadConfiguration } from './config/configuration';
+import { generateKeyEntry } from './crypto/master-key-ring';
+import { runKeysCommand } from './crypto/keys.command';
+
+type Options = Record<string, string | true>;
+
+function parseOptions(args: string[]): Options {
+  const options: Options = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument '${arg}'`);
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
+    if (inline !== undefined) options[name] = inline;
+    else if (i + 1 < args.length && !args[i + 1].startsWith('--')) options[name] = args[++i];
+    else options[name] = true;
+  }
+  return options;
+}
+
+function text(options: Options, name: string): string | undefined {
+  const value = options[name];
+  if (value === true) throw new ConfigError(`--${name} needs a value`);
+  return value;
+}
+
+const USAGE = `Usage: node dist/cli.js <command> [options]
+
+  token          --scope "platform:admin" [--tenants a,b] [--sub name] [--ttl 1h]
+                 prints a signed development token (HS256, JWT_SECRET or the generated one)
+  keys:generate  prints a new id:base64key entry for ENCRYPTION_KEYS
+  keys:status    how many tenants and secrets sit under each master key
+  keys:rotate    [--reencrypt] [--batch 100]
+                 re-wraps every tenant data key under the first key of ENCRYPTION_KEYS;
+                 --reencrypt also gives each tenant a new data key and re-encrypts its secrets
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const options = parseOptions(rest);
+  switch (command) {
+    case 'token': {
+      const config = loadConfiguration();
+      const scopes = (text(options, 'scope') ?? '').split(/[\s,]+/).filter(Boolean);
+      if (scopes.length === 0) throw new ConfigError('--scope is required, e.g. --scope "integrations:read integrations:write"');
+      const tenants = text(options, 'tenants');
+      const token = mintToken(config.auth, {
+        subject: text(options, 'sub') ?? 'dev-cli',
+        scopes,
+        tenants: tenants === undefined ? undefined : tenants.split(',').map((t) => t.trim()).filter(Boolean),
+        ttlSeconds: parseDuration(text(options, 'ttl') ?? '1h'),
+      });
+      process.stdout.write(`${token}\n`);
+      return 0;
+    }
+    case 'keys:generate':
+      process.stdout.write(`${generateKeyEntry()}\n`);
+      return 0;
+    case 'keys:status':
+    case 'keys:rotate':
+      return runKeysCommand(command, loadConfiguration(), {
+        reencrypt: options.reencrypt === true,
+        batchSize: Number(text(options, 'batch') ?? 100),
+      });
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`Unknown command '${command}'.\n\n${USAGE}`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${error instanceof ConfigError ? 'Configuration error' : 'Error'}: ${message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,106 @@
+import { displayId } from '../validation/resource-id';
+
+/**
+ * Errors the services throw. Each has a stable `code` and its HTTP status; the
+ * global filter is the one place that turns them into `{"error", "code", …}`.
+ * Messages are written for the client and never carry a secret.
+ */
+export interface ErrorDetail {
+  field: string;
+  message: string;
+}
+
+export abstract class DomainError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  /** Extra response headers (Retry-After, …). */
+  readonly headers: Record<string, string> = {};
+
+  constructor(
+    message: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationFailedError extends DomainError {
+  readonly status = 400;
+  readonly code = 'VALIDATION_FAILED';
+}
+
+export class UnauthenticatedError extends DomainError {
+  readonly status = 401;
+  readonly code = 'UNAUTHENTICATED';
+  override readonly headers = { 'WWW-Authenticate': 'Bearer' };
+}
+
+export class ForbiddenError extends DomainError {
+  readonly status = 403;
+  readonly code = 'FORBIDDEN';
+}
+
+export class TenantNotFoundError extends DomainError {
+  readonly status = 404;
+  readonly code = 'TENANT_NOT_FOUND';
+  constructor(tenantId: string) {
+    super(`Tenant '${displayId(tenantId)}' does not exist or has been deleted`);
+  }
+}
+
+export class IntegrationNotFoundError extends DomainError {
+  readonly status = 404;
+  readonly code = 'INTEGRATION_NOT_FOUND';
+  constructor(tenantId: string, integrationId: string) {
+    super(`Integration '${displayId(integrationId)}' does not exist in tenant '${displayId(tenantId)}'`);
+  }
+}
+
+export class TenantAlreadyExistsError extends DomainError {
+  readonly status = 409;
+  readonly code = 'TENANT_EXISTS';
+  constructor(tenantId: string, deleted: boolean) {
+    super(
+      deleted
+        ? `Tenant '${tenantId}' existed and was deleted; its id cannot be reused`
+        : `Tenant '${tenantId}' already exists`,
+    );
+  }
+}
+
+export class PreconditionFailedError extends DomainError {
+  readonly status = 412;
+  readonly code = 'PRECONDITION_FAILED';
+}
+
+export class PreconditionRequiredError extends DomainError {
+  readonly status = 428;
+  readonly code = 'PRECONDITION_REQUIRED';
+}
+
+export class UnprocessableError extends DomainError {
+  readonly status = 422;
+  readonly code = 'UNPROCESSABLE';
+}
+
+export class DatabaseUnavailableError extends DomainError {
+  readonly status = 503;
+  readonly code = 'DATABASE_UNAVAILABLE';
+  override readonly headers = { 'Retry-After': '5' };
+  constructor() {
+    super('The database is unreachable; retry shortly');
+  }
+}
+
+/**
+ * A stored secret failed authentication: wrong key, or a ciphertext moved from
+ * another row. The client gets a 500 that says only this; never data.
+ */
+export class SecretUnreadableError extends DomainError {
+  readonly status = 500;
+  readonly code = 'SECRET_UNREADABLE';
+  constructor(tenantId: string, integrationId: string) {
+    super(`A stored secret of integration '${integrationId}' in tenant '${tenantId}' could not be decrypted; an operator must re-enter it`);
+  }
+}

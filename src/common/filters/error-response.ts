@@ -1,0 +1,93 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { isDatabaseUnavailable } from '../../database/database-errors';
+import { DatabaseUnavailableError, DomainError, type ErrorDetail } from '../errors/domain-errors';
+
+export interface ErrorBody {
+  error: string;
+  code: string;
+  details?: ErrorDetail[];
+  requestId?: string;
+}
+
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+  /** True when the cause is ours (5xx other than 503): log it with its stack. */
+  unexpected: boolean;
+}
+
+/** Fastify's own errors (body parsing, limits, routing) carry `statusCode` and an `FST_…` code. */
+interface FastifyLikeError {
+  statusCode?: number;
+  code?: string;
+}
+
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'Request body is not valid JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'Request body is empty; send a JSON object',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'Request body is too large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported content type; send application/json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
+  FST_ERR_CTP_INVALID_TYPE: 'Invalid Content-Type header',
+};
+
+const STATUS_CODES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  408: 'REQUEST_TIMEOUT',
+  409: 'CONFLICT',
+  411: 'LENGTH_REQUIRED',
+  412: 'PRECONDITION_FAILED',
+  413: 'PAYLOAD_TOO_LARGE',
+  414: 'URI_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  428: 'PRECONDITION_REQUIRED',
+  429: 'RATE_LIMITED',
+  431: 'HEADERS_TOO_LARGE',
+};
+
+/**
+ * Turns anything thrown into the one error shape of the API. Only messages we
+ * wrote reach the client: driver, SQL and stack text never do.
+ */
+export function toErrorResponse(exception: unknown): ErrorResponse {
+  if (exception instanceof DomainError) {
+    return {
+      status: exception.status,
+      body: { error: exception.message, code: exception.code, ...(exception.details ? { details: exception.details } : {}) },
+      headers: exception.headers,
+      unexpected: exception.status >= 500 && exception.status !== 503,
+    };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse();
+    let message = exception.message;
+    if (typeof response === 'object' && response !== null && 'message' in response) {
+      const inner: unknown = response.message;
+      message = Array.isArray(inner) ? inner.join('; ') : String(inner);
+    }
+    if (status === 404 && /^Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/.test(message)) {
+      message = `No route ${message.replace(/^Cannot /, '')}`;
+    }
+    return { status, body: { error: message, code: STATUS_CODES[status] ?? 'ERROR' }, headers: {}, unexpected: status >= 500 };
+  }
+  if (isDatabaseUnavailable(exception)) return toErrorResponse(new DatabaseUnavailableError());
+  const fastify = exception as FastifyLikeError;
+  if (typeof fastify?.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
+    const status = fastify.statusCode;
+    const message = (fastify.code && FASTIFY_MESSAGES[fastify.code]) ?? (STATUS_CODES[status] ?? 'Bad request').toLowerCase().replaceAll('_', ' ');
+    return { status, body: { error: message, code: STATUS_CODES[status] ?? 'BAD_REQUEST' }, headers: {}, unexpected: false };
+  }
+  return {
+    status: HttpStatus.INTERNAL_SERVER_ERROR,
+    body: { error: 'Internal error; quote the request id to an operator', code: 'INTERNAL' },
+    headers: {},
+    unexpected: true,
+  };
+}

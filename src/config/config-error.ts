@@ -1,0 +1,45 @@
+/**
+ * A setting that is missing or wrong. Its message is one line naming the
+ * variable and what it expects, printed as-is when the process refuses to start.
+ */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The value of a variable, or undefined when it is unset or blank. */
+export function readVar(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+export function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = readVar(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got '${raw}')`);
+  }
+  return value;
+}
+
+export function readBool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = readVar(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false (got '${raw}')`);
+}
+
+export function readEnum<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = readVar(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')} (got '${raw}')`);
+  }
+  return raw as T;
+}

@@ -1,0 +1,62 @@
+import { type AppConfig, loadAppConfig } from './app.config';
+import { type AuthConfig, loadAuthConfig } from './auth.config';
+import { type Env, ConfigError, readVar } from './config-error';
+import { type CryptoConfig, loadCryptoConfig } from './crypto.config';
+import { type DatabaseConfig, loadDatabaseConfig } from './database.config';
+import { ensureDevSecrets } from './dev-secrets';
+
+export interface Configuration {
+  app: AppConfig;
+  database: DatabaseConfig;
+  auth: AuthConfig;
+  crypto: CryptoConfig;
+  /** Settings that were generated into DATA_DIR because they were missing (development only). */
+  generated: string[];
+}
+
+/** Injection token of the validated Configuration. */
+export const CONFIGURATION = Symbol('Configuration');
+
+/**
+ * Reads and validates every setting. Throws a ConfigError whose one-line message
+ * names the variable; in production nothing is generated and every missing
+ * required setting is named at once.
+ */
+export function loadConfiguration(env: Env = process.env): Configuration {
+  const app = loadAppConfig(env);
+  const hasJwtKey = ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL'].some((name) => readVar(env, name) !== undefined);
+  const hasKeys = readVar(env, 'ENCRYPTION_KEYS') !== undefined;
+  const generated: string[] = [];
+  let devSecrets: { jwtSecret?: string; encryptionKeys?: string } = {};
+
+  if (app.production) {
+    const missing = [
+      readVar(env, 'DATABASE_URL') === undefined && 'DATABASE_URL',
+      !hasJwtKey && 'JWT_SECRET (or JWT_PUBLIC_KEY or JWT_JWKS_URL)',
+      !hasKeys && 'ENCRYPTION_KEYS',
+    ].filter(Boolean);
+    if (missing.length > 0) {
+      throw new ConfigError(`NODE_ENV=production needs these settings, which are missing: ${missing.join(', ')}`);
+    }
+  } else if (!hasJwtKey || !hasKeys) {
+    const stored = ensureDevSecrets(app.dataDir);
+    if (!hasJwtKey) {
+      devSecrets.jwtSecret = stored.jwtSecret;
+      generated.push('JWT_SECRET');
+    }
+    if (!hasKeys) {
+      devSecrets = { ...devSecrets, encryptionKeys: stored.encryptionKeys };
+      generated.push('ENCRYPTION_KEYS');
+    }
+  }
+
+  return {
+    app,
+    database: loadDatabaseConfig(env, app.dataDir),
+    auth: loadAuthConfig(env, devSecrets.jwtSecret),
+    crypto: loadCryptoConfig(env, devSecrets.encryptionKeys),
+    generated,
+  };
+}
+
+export { ConfigError };

@@ -1,0 +1,38 @@
+import { EnvelopeError, isEnvelope, open, parseEnvelope, seal, secretFieldAad } from './envelope';
+
+/** Where a secret belongs: its AAD, so a ciphertext moved elsewhere does not decrypt. */
+export interface SecretLocation {
+  tenantId: string;
+  integrationId: string;
+  field: string;
+}
+
+/** Key id written into a secret's envelope: the tenant's data-key version. */
+export function dataKeyLabel(version: number): string {
+  return `dek-${version}`;
+}
+
+export class DoubleEncryptionError extends Error {
+  constructor(readonly field: string) {
+    super(`${field} looks like an encrypted envelope; send the plain value`);
+    this.name = 'DoubleEncryptionError';
+  }
+}
+
+/** Encrypts one secret field under a tenant's data key. Refuses a value that already is an envelope. */
+export function encryptSecret(dataKey: Buffer, dataKeyVersion: number, at: SecretLocation, plaintext: string): string {
+  if (isEnvelope(plaintext)) throw new DoubleEncryptionError(at.field);
+  return seal(dataKey, dataKeyLabel(dataKeyVersion), Buffer.from(plaintext, 'utf8'), secretFieldAad(at.tenantId, at.integrationId, at.field));
+}
+
+/**
+ * Decrypts one secret field. Throws EnvelopeError when the envelope was made by
+ * another data-key version or for another place; it never returns wrong data.
+ */
+export function decryptSecret(dataKey: Buffer, dataKeyVersion: number, at: SecretLocation, envelope: string): string {
+  const parsed = parseEnvelope(envelope);
+  if (parsed.keyId !== dataKeyLabel(dataKeyVersion)) {
+    throw new EnvelopeError(`envelope made by ${parsed.keyId}, tenant is on ${dataKeyLabel(dataKeyVersion)}`);
+  }
+  return open(dataKey, parsed, secretFieldAad(at.tenantId, at.integrationId, at.field)).toString('utf8');
+}

@@ -1,0 +1,53 @@
+/**
+ * Classifies driver errors without ever exposing their text (it can carry SQL).
+ * TypeORM wraps driver errors in QueryFailedError with `driverError`.
+ */
+function driverCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const wrapped = (error as { driverError?: { code?: unknown } }).driverError;
+  const code = wrapped?.code ?? (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'ER_SERVER_GONE_ERROR',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_CANTOPEN',
+  'SQLITE_IOERR',
+]);
+
+const UNAVAILABLE_MESSAGES = [/pool is closed/i, /connection is in closed state/i, /queue limit reached/i, /connect etimedout/i];
+
+/** The database cannot be reached or is not answering: the client should retry (503). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = driverCode(error);
+  if (code !== undefined && UNAVAILABLE_CODES.has(code)) return true;
+  const message = error instanceof Error ? error.message : '';
+  return UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message));
+}
+
+/** A transaction lost a lock race and is safe to run again. */
+export function isRetryableConflict(error: unknown): boolean {
+  const code = driverCode(error);
+  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT';
+}
+
+export function isDuplicateKey(error: unknown): boolean {
+  const code = driverCode(error);
+  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}

@@ -1,0 +1,55 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { DateUtils } from 'typeorm/util/DateUtils';
+import { CONFIGURATION, type Configuration } from '../config/configuration';
+import { isRetryableConflict } from './database-errors';
+
+const MAX_ATTEMPTS = 3;
+
+/**
+ * The few things about the engines that the services must know, in one place:
+ * row locks (`FOR UPDATE` exists on MySQL only) and transactions. SQLite has
+ * one connection, on which TypeORM cannot run two transactions at once, so
+ * transactions there are queued; on MySQL a deadlock victim is retried.
+ */
+@Injectable()
+export class DatabaseService {
+  readonly engine: 'mysql' | 'sqlite';
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly dataSource: DataSource,
+    @Inject(CONFIGURATION) config: Configuration,
+  ) {
+    this.engine = config.database.kind;
+  }
+
+  /** Appended to a SELECT that must lock the rows it reads until the transaction ends. */
+  get forUpdate(): string {
+    return this.engine === 'mysql' ? ' FOR UPDATE' : '';
+  }
+
+  /** A raw query with `?` placeholders (both engines use them). */
+  query<T>(sql: string, parameters: unknown[] = []): Promise<T[]> {
+    // better-sqlite3 cannot bind a Date; store-compatible text is what TypeORM writes there.
+    const bound = this.engine === 'sqlite' ? parameters.map((p): unknown => (p instanceof Date ? DateUtils.mixedDateToUtcDatetimeString(p) : p)) : parameters;
+    return this.dataSource.query<T[]>(sql, bound);
+  }
+
+  async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (this.engine === 'sqlite') return this.serialized(() => this.dataSource.transaction(work));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.dataSource.transaction(work);
+      } catch (error) {
+        if (attempt >= MAX_ATTEMPTS || !isRetryableConflict(error)) throw error;
+      }
+    }
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

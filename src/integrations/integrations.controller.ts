@@ -1,0 +1,143 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
+import { mayRevealSecrets, Scope, type Principal } from '../auth/scopes';
+import { ApiErrors } from '../common/openapi';
+import { PageQuery } from '../common/pagination';
+import { ResourceIdPipe } from '../common/pipes/resource-id.pipe';
+import { IntegrationBody, IntegrationBodyPipe } from './integration-body.pipe';
+import type { IntegrationInput } from './integration-body.validator';
+import { ApiIntegrationBody, ApiIntegrationResponse } from './integrations.openapi';
+import { IntegrationsService } from './integrations.service';
+import type { IntegrationWire } from './wire-format';
+
+const IF_MATCH = { name: 'If-Match', required: false, description: 'ETag of your last read; the write fails with 412 if it changed since' };
+
+@ApiTags('integrations')
+@ApiBearerAuth()
+@ApiParam({ name: 'iid', description: 'Tenant id' })
+@Controller('tenants/:iid/integrations')
+export class IntegrationsController {
+  constructor(private readonly integrations: IntegrationsService) {}
+
+  @Get()
+  @RequireScope(Scope.IntegrationsRead)
+  @ApiOperation({ summary: "The tenant's integrations, sorted by id", description: 'Secrets are masked unless the token has integrations:secrets.' })
+  @ApiIntegrationResponse(200, 'The integrations in the wire format', true)
+  @ApiHeader({ name: 'X-Total-Count', required: false, description: 'Number of integrations in all pages' })
+  @ApiErrors(400, 403, 404)
+  async list(
+    @Param('iid', ResourceIdPipe) iid: string,
+    @Query() page: PageQuery,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<IntegrationWire[]> {
+    const { items, total } = await this.integrations.list(iid, page.limit, page.offset, { reveal: mayRevealSecrets(principal) });
+    reply.header('x-total-count', String(total));
+    return items;
+  }
+
+  @Get(':id')
+  @RequireScope(Scope.IntegrationsRead)
+  @ApiOperation({ summary: 'One integration', description: 'Secrets are masked unless the token has integrations:secrets.' })
+  @ApiParam({ name: 'id', description: 'Integration id' })
+  @ApiIntegrationResponse(200, 'The integration; its ETag header is its version')
+  @ApiErrors(400, 403, 404)
+  async get(
+    @Param('iid', ResourceIdPipe) iid: string,
+    @Param('id', ResourceIdPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<IntegrationWire> {
+    const { wire, etag } = await this.integrations.get(iid, id, { reveal: mayRevealSecrets(principal) });
+    reply.header('etag', etag);
+    return wire;
+  }
+
+  @Post(':id')
+  @RequireScope(Scope.IntegrationsWrite)
+  @ApiOperation({
+    summary: 'Create (201) or replace (200) an integration',
+    description: 'Body `id`, if sent, must equal the path id. `type` may be left out when the id is a vendor type. A secret sent as "********" keeps its stored value.',
+  })
+  @ApiParam({ name: 'id', description: 'Integration id' })
+  @ApiHeader(IF_MATCH)
+  @ApiIntegrationBody('The integration in the original flat, kebab-case format')
+  @ApiIntegrationResponse(201, 'Created; the body echoes what was sent')
+  @ApiIntegrationResponse(200, 'Replaced; the body echoes what was sent')
+  @ApiErrors(400, 403, 404, 412, 413, 415, 428)
+  async putById(
+    @Param('iid', ResourceIdPipe) iid: string,
+    @Param('id', ResourceIdPipe) _id: string,
+    @IntegrationBody(IntegrationBodyPipe) input: IntegrationInput,
+    @Headers('if-match') ifMatch: string | undefined,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<IntegrationWire> {
+    return this.put(iid, input, ifMatch, principal, reply);
+  }
+
+  @Post()
+  @RequireScope(Scope.IntegrationsWrite)
+  @ApiOperation({ summary: 'Create (201) or replace (200) an integration, its id taken from the body', description: 'The form the original clients used.' })
+  @ApiHeader(IF_MATCH)
+  @ApiIntegrationBody('The integration, with its id')
+  @ApiIntegrationResponse(201, 'Created; the body echoes what was sent')
+  @ApiIntegrationResponse(200, 'Replaced; the body echoes what was sent')
+  @ApiErrors(400, 403, 404, 412, 413, 415, 428)
+  async putFromBody(
+    @Param('iid', ResourceIdPipe) iid: string,
+    @IntegrationBody(IntegrationBodyPipe) input: IntegrationInput,
+    @Headers('if-match') ifMatch: string | undefined,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<IntegrationWire> {
+    return this.put(iid, input, ifMatch, principal, reply);
+  }
+
+  @Patch(':id')
+  @RequireScope(Scope.IntegrationsWrite)
+  @ApiOperation({
+    summary: 'Change some fields of an integration',
+    description: 'Fields left out keep their values; null clears an optional field; type cannot change.',
+  })
+  @ApiParam({ name: 'id', description: 'Integration id' })
+  @ApiHeader(IF_MATCH)
+  @ApiIntegrationBody('Some fields of the integration')
+  @ApiIntegrationResponse(200, 'The integration after the change')
+  @ApiErrors(400, 403, 404, 412, 413, 415, 428)
+  async patch(
+    @Param('iid', ResourceIdPipe) iid: string,
+    @Param('id', ResourceIdPipe) id: string,
+    @Body() body: unknown,
+    @Headers('if-match') ifMatch: string | undefined,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<IntegrationWire> {
+    const { wire, etag } = await this.integrations.patch(iid, id, body, { ifMatch, reveal: mayRevealSecrets(principal) });
+    reply.header('etag', etag);
+    return wire;
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @RequireScope(Scope.IntegrationsWrite)
+  @ApiOperation({ summary: 'Remove an integration' })
+  @ApiParam({ name: 'id', description: 'Integration id' })
+  @ApiHeader(IF_MATCH)
+  @ApiErrors(400, 403, 404, 412, 428)
+  async delete(
+    @Param('iid', ResourceIdPipe) iid: string,
+    @Param('id', ResourceIdPipe) id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+  ): Promise<void> {
+    await this.integrations.delete(iid, id, ifMatch);
+  }
+
+  private async put(iid: string, input: IntegrationInput, ifMatch: string | undefined, principal: Principal, reply: FastifyReply): Promise<IntegrationWire> {
+    const { wire, etag, created } = await this.integrations.put(iid, input, { ifMatch, reveal: mayRevealSecrets(principal) });
+    reply.status(created ? 201 : 200).header('etag', etag);
+    return wire;
+  }
+}

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { CryptoModule } from '../crypto/crypto.module';
+import { TenantsModule } from '../tenants/tenants.module';
+import { IntegrationBodyPipe } from './integration-body.pipe';
+import { IntegrationBodyValidator } from './integration-body.validator';
+import { IntegrationTypesController } from './integration-types.controller';
+import { IntegrationsController } from './integrations.controller';
+import { IntegrationsRepository } from './integrations.repository';
+import { IntegrationsService } from './integrations.service';
+
+@Module({
+  imports: [TenantsModule, CryptoModule],
+  controllers: [IntegrationsController, IntegrationTypesController],
+  providers: [IntegrationsService, IntegrationsRepository, IntegrationBodyValidator, IntegrationBodyPipe],
+  exports: [IntegrationsService],
+})
+export class IntegrationsModule {}

@@ -1,0 +1,257 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import {
+  IntegrationNotFoundError,
+  PreconditionFailedError,
+  PreconditionRequiredError,
+  SecretUnreadableError,
+  TenantNotFoundError,
+  ValidationFailedError,
+} from '../common/errors/domain-errors';
+import { CONFIGURATION, type Configuration } from '../config/configuration';
+import { DataKeyService } from '../crypto/data-key.service';
+import { decryptSecret, DoubleEncryptionError, encryptSecret } from '../crypto/secret-cipher';
+import { DatabaseService } from '../database/database.service';
+import type { TenantEntity } from '../tenants/tenant.entity';
+import { TenantsService } from '../tenants/tenants.service';
+import { IntegrationBodyValidator, isJsonObject, type IntegrationInput } from './integration-body.validator';
+import { IntegrationEntity } from './integration.entity';
+import { IntegrationsRepository, type IntegrationRow, type TenantKeyRow } from './integrations.repository';
+import { findVendor, type Vendor } from './vendors/registry';
+import { etagOf, ifMatchAllows, SECRET_MASK, toWire, type IntegrationWire } from './wire-format';
+
+export interface ReadOptions {
+  /** Show secrets in plaintext (scope integrations:secrets) instead of the mask. */
+  reveal: boolean;
+}
+
+export interface WriteOptions extends ReadOptions {
+  /** The If-Match header, if any. */
+  ifMatch?: string;
+}
+
+export interface IntegrationResult {
+  wire: IntegrationWire;
+  etag: string;
+}
+
+/** Stored secrets: field → enc:v1 envelope under the tenant's data key. */
+type SecretEnvelopes = Record<string, string>;
+
+@Injectable()
+export class IntegrationsService {
+  private readonly logger = new Logger('Integrations');
+  private readonly requireIfMatch: boolean;
+
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly repository: IntegrationsRepository,
+    private readonly tenants: TenantsService,
+    private readonly dataKeys: DataKeyService,
+    private readonly validator: IntegrationBodyValidator,
+    @Inject(CONFIGURATION) config: Configuration,
+  ) {
+    this.requireIfMatch = config.app.requireIfMatch;
+  }
+
+  async get(tenantId: string, id: string, options: ReadOptions): Promise<IntegrationResult> {
+    const { tenant, integration } = await this.repository.findOne(tenantId, id);
+    if (tenant === undefined || tenant.deleted) throw new TenantNotFoundError(tenantId);
+    if (integration === undefined) throw new IntegrationNotFoundError(tenantId, id);
+    return { wire: this.present(tenantId, tenant, integration, options), etag: etagOf(integration.revision) };
+  }
+
+  async list(tenantId: string, limit: number, offset: number, options: ReadOptions): Promise<{ items: IntegrationWire[]; total: number }> {
+    const { tenant, items, total } = await this.repository.findPage(tenantId, limit, offset);
+    if (tenant === undefined || tenant.deleted) throw new TenantNotFoundError(tenantId);
+    return { items: items.map((row) => this.present(tenantId, tenant, row, options)), total };
+  }
+
+  /**
+   * Create or replace (POST). The tenant row is locked for the transaction, so
+   * concurrent writes of one tenant (and key rotation) queue instead of racing:
+   * fifty parallel creates of one id end as one row.
+   */
+  async put(tenantId: string, input: IntegrationInput, options: WriteOptions): Promise<IntegrationResult & { created: boolean }> {
+    return this.db.transaction(async (manager) => {
+      const tenant = await this.tenants.requireLive(manager, tenantId, { lock: true });
+      const existing = await this.repository.findForWrite(manager, tenantId, input.id);
+      this.checkPrecondition(existing, options.ifMatch);
+      const sameType = existing !== null && existing.type === input.vendor.type;
+      const stored = sameType ? this.decodeStored(existing) : { config: {}, secrets: {} };
+      // Server-assigned fields (Salesforce instance) survive a replace that does not send them.
+      for (const field of input.vendor.serverAssignedFields ?? []) {
+        if (input.fields[field] === undefined && stored.config[field] !== undefined) input.fields[field] = stored.config[field];
+      }
+      const saved = await this.save(manager, tenant, input, existing, stored.secrets);
+      return { ...this.presentWritten(tenant, input, saved, options), created: existing === null };
+    });
+  }
+
+  /** Change some fields (PATCH): fields left out keep their values, `null` clears an optional one; `type` cannot change. */
+  async patch(tenantId: string, id: string, body: unknown, options: WriteOptions): Promise<IntegrationResult> {
+    if (!isJsonObject(body)) throw new ValidationFailedError('Request body must be a JSON object', [{ field: 'body', message: 'must be a JSON object' }]);
+    return this.db.transaction(async (manager) => {
+      const tenant = await this.tenants.requireLive(manager, tenantId, { lock: true });
+      const existing = await this.repository.findForWrite(manager, tenantId, id);
+      if (existing === null) throw new IntegrationNotFoundError(tenantId, id);
+      this.checkPrecondition(existing, options.ifMatch);
+      if (body.type !== undefined && body.type !== existing.type) {
+        const message = `type cannot change (this integration is '${existing.type}'); delete it and create a new one`;
+        throw new ValidationFailedError(message, [{ field: 'type', message }]);
+      }
+      const stored = this.decodeStored(existing);
+      const merged: Record<string, unknown> = { id, type: existing.type, ...stored.config };
+      for (const field of Object.keys(stored.secrets)) merged[field] = SECRET_MASK;
+      for (const [field, value] of Object.entries(body)) {
+        if (value === null) delete merged[field];
+        else merged[field] = value;
+      }
+      const input = await this.validator.validate(merged, id);
+      const saved = await this.save(manager, tenant, input, existing, stored.secrets);
+      return this.presentWritten(tenant, input, saved, options, new Set(Object.keys(body)));
+    });
+  }
+
+  async delete(tenantId: string, id: string, ifMatch: string | undefined): Promise<void> {
+    await this.db.transaction(async (manager) => {
+      await this.tenants.requireLive(manager, tenantId, { lock: true });
+      const existing = await this.repository.findForWrite(manager, tenantId, id);
+      if (existing === null) throw new IntegrationNotFoundError(tenantId, id);
+      this.checkPrecondition(existing, ifMatch);
+      await manager.delete(IntegrationEntity, { tenantId, id });
+    });
+  }
+
+  private checkPrecondition(existing: IntegrationEntity | null, ifMatch: string | undefined): void {
+    if (ifMatch === undefined) {
+      if (this.requireIfMatch && existing !== null) {
+        throw new PreconditionRequiredError('If-Match is required: send the ETag of your last read of this integration');
+      }
+      return;
+    }
+    if (!ifMatchAllows(ifMatch, existing?.revision)) {
+      throw new PreconditionFailedError('If-Match does not match the current version; read the integration again and retry');
+    }
+  }
+
+  /** Encrypts what changed, keeps the envelopes of secrets sent back as the mask, and writes the row. */
+  private async save(
+    manager: EntityManager,
+    tenant: TenantEntity,
+    input: IntegrationInput,
+    existing: IntegrationEntity | null,
+    storedSecrets: SecretEnvelopes,
+  ): Promise<IntegrationEntity> {
+    const { vendor, fields } = input;
+    const config: Record<string, string> = {};
+    const secrets: SecretEnvelopes = {};
+    let dataKey: Buffer | undefined;
+    for (const field of vendor.fields) {
+      const value = fields[field.name];
+      if (value === undefined) continue;
+      if (!field.secret) {
+        config[field.name] = value;
+      } else if (value === SECRET_MASK) {
+        const kept = storedSecrets[field.name];
+        if (kept === undefined) {
+          const message = `${field.name}: "${SECRET_MASK}" keeps a stored secret, and there is none; send the real value`;
+          throw new ValidationFailedError(message, [{ field: field.name, message }]);
+        }
+        secrets[field.name] = kept;
+      } else {
+        dataKey ??= this.tenantDataKey(tenant);
+        try {
+          secrets[field.name] = encryptSecret(dataKey, tenant.dataKeyVersion, { tenantId: tenant.id, integrationId: input.id, field: field.name }, value);
+        } catch (error) {
+          if (error instanceof DoubleEncryptionError) {
+            throw new ValidationFailedError(error.message, [{ field: field.name, message: error.message }]);
+          }
+          throw error;
+        }
+      }
+    }
+    const now = new Date();
+    const row: IntegrationEntity = {
+      tenantId: tenant.id,
+      id: input.id,
+      type: vendor.type,
+      config: JSON.stringify(config),
+      secrets: JSON.stringify(secrets),
+      revision: existing === null ? 1 : existing.revision + 1,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    if (existing === null) await manager.insert(IntegrationEntity, row);
+    else await manager.update(IntegrationEntity, { tenantId: tenant.id, id: input.id }, row);
+    return row;
+  }
+
+  private tenantDataKey(tenant: { id: string; dataKeyWrapped: string | null; dataKeyVersion: number }): Buffer {
+    if (tenant.dataKeyWrapped === null) throw new TenantNotFoundError(tenant.id);
+    return this.dataKeys.unwrap(tenant.id, tenant.dataKeyVersion, tenant.dataKeyWrapped);
+  }
+
+  private decodeStored(row: { config: string; secrets: string }): { config: Record<string, string>; secrets: SecretEnvelopes } {
+    return { config: JSON.parse(row.config) as Record<string, string>, secrets: JSON.parse(row.secrets) as SecretEnvelopes };
+  }
+
+  /** A stored integration on the wire: secrets masked, or decrypted for a revealing token. */
+  private present(tenantId: string, tenant: TenantKeyRow, row: IntegrationRow, options: ReadOptions): IntegrationWire {
+    const vendor = this.vendorOf(row);
+    const { config, secrets } = this.decodeStored(row);
+    const fields: Record<string, string> = { ...config };
+    for (const field of Object.keys(secrets)) {
+      fields[field] = options.reveal ? this.decrypt(tenantId, { ...tenant, id: tenantId }, row.id, field, secrets[field]) : SECRET_MASK;
+    }
+    return toWire(vendor, row.id, fields);
+  }
+
+  /**
+   * The answer to a write: what the caller sent (as the original API echoed it),
+   * with secrets the caller did not send shown masked or, for a revealing
+   * token, decrypted.
+   */
+  private presentWritten(
+    tenant: TenantEntity,
+    input: IntegrationInput,
+    saved: IntegrationEntity,
+    options: ReadOptions,
+    sentFields?: ReadonlySet<string>,
+  ): IntegrationResult {
+    const fields: Record<string, string> = { ...(JSON.parse(saved.config) as Record<string, string>) };
+    const envelopes = JSON.parse(saved.secrets) as SecretEnvelopes;
+    for (const field of Object.keys(envelopes)) {
+      const sent = input.fields[field];
+      const echo = sent !== undefined && sent !== SECRET_MASK && (sentFields === undefined || sentFields.has(field));
+      if (echo) fields[field] = sent;
+      else fields[field] = options.reveal ? this.decrypt(tenant.id, tenant, saved.id, field, envelopes[field]) : SECRET_MASK;
+    }
+    return { wire: toWire(input.vendor, saved.id, fields), etag: etagOf(saved.revision) };
+  }
+
+  private decrypt(
+    tenantId: string,
+    tenant: { id: string; dataKeyWrapped: string | null; dataKeyVersion: number },
+    integrationId: string,
+    field: string,
+    envelope: string,
+  ): string {
+    try {
+      const dataKey = this.tenantDataKey(tenant);
+      return decryptSecret(dataKey, tenant.dataKeyVersion, { tenantId, integrationId, field }, envelope);
+    } catch (error) {
+      if (error instanceof TenantNotFoundError) throw error;
+      // Name the place, never the value: the log must not help an attacker either.
+      this.logger.error(`secret ${field} of ${tenantId}/${integrationId} failed to decrypt: ${(error as Error).message}`);
+      throw new SecretUnreadableError(tenantId, integrationId);
+    }
+  }
+
+  private vendorOf(row: { type: string }): Vendor {
+    const vendor = findVendor(row.type);
+    // Only a vendor removed from the registry while rows of it remain gets here.
+    if (vendor === undefined) throw new Error(`stored integration has unknown type '${row.type}'`);
+    return vendor;
+  }
+}

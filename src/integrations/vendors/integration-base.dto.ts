@@ -1,0 +1,30 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
+import { RESOURCE_ID_MESSAGE, RESOURCE_ID_PATTERN } from '../../common/validation/resource-id';
+
+/**
+ * What every integration body may carry besides its vendor fields. `id` may be
+ * left out when the path names it; `type` may be left out when `id` is itself a
+ * vendor type (the original Twilio example sends no `type`).
+ */
+export abstract class IntegrationBaseDto {
+  @ValidateIf((_object: object, value: unknown) => value !== undefined)
+  @IsString()
+  @MaxLength(64)
+  @Matches(RESOURCE_ID_PATTERN, { message: RESOURCE_ID_MESSAGE })
+  @ApiProperty({
+    required: false,
+    description: 'Name of the integration inside its tenant; must equal the path id when both are given',
+    example: 'salesforce',
+    pattern: RESOURCE_ID_PATTERN.source,
+  })
+  id?: string;
+
+  @ValidateIf((_object: object, value: unknown) => value !== undefined)
+  @IsString()
+  @ApiProperty({
+    required: false,
+    description: 'Vendor type; defaults to the id when the id is a vendor type',
+  })
+  type?: string;
+}

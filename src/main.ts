@@ -1,0 +1,51 @@
+import 'reflect-metadata';
+import 'dotenv/config';
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.setup';
+import { mintToken } from './auth/token-minter';
+import { ConfigError, loadConfiguration, type Configuration } from './config/configuration';
+import { describeDatabase } from './config/database.config';
+
+/** Outside production, a ready-to-paste admin token and curl line (the secret was generated for this machine). */
+function printDevelopmentHints(config: Configuration, url: string, logger: Logger): void {
+  if (config.app.production || config.auth.secret === undefined) return;
+  const token = mintToken(config.auth, { subject: 'dev-admin', scopes: ['platform:admin'], ttlSeconds: 12 * 3600 });
+  logger.log(`Development admin token (12 h): ${token}`);
+  logger.log(`Try: curl -H "Authorization: Bearer ${token}" ${url}/tenants   ·   Swagger UI: ${url}/docs`);
+}
+
+async function bootstrap(): Promise<void> {
+  let config: Configuration;
+  try {
+    config = loadConfiguration();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = new Logger('Bootstrap');
+  let app;
+  try {
+    app = await createApp(config);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+    } else {
+      const code = (error as { code?: string }).code;
+      process.stderr.write(
+        `Could not start: ${(error as Error).message}${code ? ` (${code})` : ''}\n` +
+          `Check that the database at ${describeDatabase(config.database)} is running and DATABASE_URL is right.\n`,
+      );
+    }
+    process.exit(1);
+  }
+  await app.listen({ port: config.app.port, host: config.app.host });
+  const url = `http://${config.app.host === '0.0.0.0' ? 'localhost' : config.app.host}:${config.app.port}`;
+  if (config.generated.length > 0) logger.log(`Generated development settings in ${config.app.dataDir}/dev-secrets.json: ${config.generated.join(', ')}`);
+  logger.log(`Integrations API listening on ${url}`);
+  printDevelopmentHints(config, url, logger);
+}
+
+void bootstrap();

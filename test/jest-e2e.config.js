@@ -1,0 +1,10 @@
+/** e2e specs: the real AppModule on a real database (SQLite unless DATABASE_URL says otherwise). */
+module.exports = {
+  rootDir: '..',
+  roots: ['<rootDir>/test'],
+  testRegex: '.*\\.e2e-spec\\.ts$',
+  moduleFileExtensions: ['js', 'json', 'ts'],
+  transform: { '^.+\\.ts$': 'ts-jest' },
+  testEnvironment: 'node',
+  testTimeout: 60000,
+};

@@ -5,4 +5,5 @@ module.exports = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   transform: { '^.+\\.ts$': 'ts-jest' },
   testEnvironment: 'node',
+  reporters: ['default', '<rootDir>/../test/summary-reporter.js'],
 };

@@ -6,5 +6,6 @@ module.exports = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   transform: { '^.+\\.ts$': 'ts-jest' },
   testEnvironment: 'node',
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 60000,
 };

@@ -43,7 +43,7 @@ export function loadAppConfig(env: Env): AppConfig {
     logRequests: readBool(env, 'LOG_REQUESTS', true),
     bodyLimit: readInt(env, 'BODY_LIMIT', 64 * 1024, 1024, 10 * 1024 * 1024),
     corsOrigins,
-    rateLimitMax: readInt(env, 'RATE_LIMIT_MAX', 6000, 0, 10_000_000),
+    rateLimitMax: readInt(env, 'RATE_LIMIT_MAX', 100_000, 0, 10_000_000),
     rateLimitWindowMs: readInt(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3_600_000),
     requireIfMatch: readBool(env, 'REQUIRE_IF_MATCH', false),
     dataDir: readVar(env, 'DATA_DIR') ?? './data',

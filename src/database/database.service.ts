@@ -6,6 +6,17 @@ import { isRetryableConflict } from './database-errors';
 
 const MAX_ATTEMPTS = 3;
 
+/** The slices of the two drivers that `select` uses. */
+interface SqliteStatement {
+  all(...parameters: unknown[]): unknown[];
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+}
+interface MysqlPool {
+  execute(sql: string, values: unknown[], callback: (error: Error | null, rows: unknown) => void): void;
+}
+
 /**
  * The few things about the engines that the services must know, in one place:
  * row locks (`FOR UPDATE` exists on MySQL only) and transactions. SQLite has
@@ -16,6 +27,7 @@ const MAX_ATTEMPTS = 3;
 export class DatabaseService {
   readonly engine: 'mysql' | 'sqlite';
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly sqliteStatements = new Map<string, SqliteStatement>();
 
   constructor(
     readonly dataSource: DataSource,
@@ -27,6 +39,32 @@ export class DatabaseService {
   /** Appended to a SELECT that must lock the rows it reads until the transaction ends. */
   get forUpdate(): string {
     return this.engine === 'mysql' ? ' FOR UPDATE' : '';
+  }
+
+  /**
+   * A read-only statement on the hot path, outside any transaction, as a
+   * prepared statement straight on the driver: mysql2's `execute` (parsed once
+   * per connection) or a cached better-sqlite3 statement. It skips the
+   * QueryRunner TypeORM builds around every `query()`, which costs more than
+   * the indexed lookup itself.
+   */
+  select<T>(sql: string, parameters: (string | number)[]): Promise<T[]> {
+    if (this.engine === 'sqlite') {
+      let statement = this.sqliteStatements.get(sql);
+      if (statement === undefined) {
+        statement = (this.dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection.prepare(sql);
+        this.sqliteStatements.set(sql, statement);
+      }
+      try {
+        return Promise.resolve(statement.all(...parameters) as T[]);
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    const pool = (this.dataSource.driver as unknown as { pool: MysqlPool }).pool;
+    return new Promise((resolve, reject) => {
+      pool.execute(sql, parameters, (error, rows) => (error ? reject(error) : resolve(rows as T[])));
+    });
   }
 
   /** A raw query with `?` placeholders (both engines use them). */

@@ -48,7 +48,7 @@ export class IntegrationsRepository {
   constructor(private readonly db: DatabaseService) {}
 
   async findOne(tenantId: string, id: string): Promise<{ tenant?: TenantKeyRow; integration?: IntegrationRow }> {
-    const rows = await this.db.query<JoinedRow>(
+    const rows = await this.db.select<JoinedRow>(
       `SELECT t.deleted_at AS tenant_deleted_at, t.data_key_wrapped, t.data_key_version,
               i.id, i.type, i.config, i.secrets, i.revision
          FROM tenants t
@@ -61,17 +61,18 @@ export class IntegrationsRepository {
   }
 
   async findPage(tenantId: string, limit: number, offset: number): Promise<{ tenant?: TenantKeyRow; items: IntegrationRow[]; total: number }> {
-    const tenants = await this.db.query<JoinedRow>(
+    const tenants = await this.db.select<JoinedRow>(
       `SELECT deleted_at AS tenant_deleted_at, data_key_wrapped, data_key_version FROM tenants WHERE id = ?`,
       [tenantId],
     );
     if (tenants.length === 0) return { items: [], total: 0 };
     const tenant = toTenantKey(tenants[0]);
     if (tenant.deleted) return { tenant, items: [], total: 0 };
-    const [count] = await this.db.query<{ total: number | string }>('SELECT COUNT(*) AS total FROM integrations WHERE tenant_id = ?', [tenantId]);
-    const rows = await this.db.query<JoinedRow>(
-      'SELECT id, type, config, secrets, revision FROM integrations WHERE tenant_id = ? ORDER BY id LIMIT ? OFFSET ?',
-      [tenantId, limit, offset],
+    const [count] = await this.db.select<{ total: number | string }>('SELECT COUNT(*) AS total FROM integrations WHERE tenant_id = ?', [tenantId]);
+    // LIMIT/OFFSET are validated integers; inlined because MySQL's prepared LIMIT ? wants strings.
+    const rows = await this.db.select<JoinedRow>(
+      `SELECT id, type, config, secrets, revision FROM integrations WHERE tenant_id = ? ORDER BY id LIMIT ${Math.trunc(limit)} OFFSET ${Math.trunc(offset)}`,
+      [tenantId],
     );
     return { tenant, items: rows.map((row) => toIntegration(row)).filter((row) => row !== undefined), total: Number(count.total) };
   }

@@ -76,6 +76,9 @@ export async function configureApp(app: NestFastifyApplication, config: Configur
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:'],
+        // Helmet's default would make browsers fetch Swagger UI's assets over https
+        // when the service is reached by plain http at a non-loopback address.
+        upgradeInsecureRequests: null,
       },
     },
   });

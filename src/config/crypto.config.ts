@@ -5,6 +5,8 @@ export interface CryptoConfig {
   ring: MasterKeyRing;
   /** How long an unwrapped tenant data key stays in memory (never written anywhere). */
   dataKeyCacheTtlMs: number;
+  /** How many unwrapped data keys the cache holds at most (oldest dropped first). */
+  dataKeyCacheSize: number;
 }
 
 export function loadCryptoConfig(env: Env, generatedKeys?: string): CryptoConfig {
@@ -13,5 +15,6 @@ export function loadCryptoConfig(env: Env, generatedKeys?: string): CryptoConfig
   return {
     ring: MasterKeyRing.parse(value),
     dataKeyCacheTtlMs: readInt(env, 'DATA_KEY_CACHE_TTL_MS', 60_000, 0, 3_600_000),
+    dataKeyCacheSize: readInt(env, 'DATA_KEY_CACHE_SIZE', 10_000, 0, 10_000_000),
   };
 }

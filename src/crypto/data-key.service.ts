@@ -17,8 +17,6 @@ export class DataKeyUnavailableError extends Error {
   }
 }
 
-const MAX_CACHED_KEYS = 10_000;
-
 /**
  * Envelope encryption, first level: each tenant has a random 256-bit data key
  * (DEK) that encrypts its secrets, itself wrapped (AES-256-GCM, AAD = tenant id)
@@ -33,11 +31,13 @@ const MAX_CACHED_KEYS = 10_000;
 export class DataKeyService {
   private readonly ring: MasterKeyRing;
   private readonly ttlMs: number;
+  private readonly maxCached: number;
   private readonly cache = new Map<string, { key: Buffer; expiresAt: number }>();
 
   constructor(@Inject(CONFIGURATION) config: Configuration) {
     this.ring = config.crypto.ring;
     this.ttlMs = config.crypto.dataKeyCacheTtlMs;
+    this.maxCached = config.crypto.dataKeyCacheSize;
   }
 
   get activeMasterKeyId(): string {
@@ -70,8 +70,8 @@ export class DataKeyService {
     const hit = this.cache.get(cacheKey);
     if (hit !== undefined && hit.expiresAt > now) return hit.key;
     const key = this.unwrapUncached(tenantId, wrapped);
-    if (this.ttlMs > 0) {
-      if (this.cache.size >= MAX_CACHED_KEYS) this.evictOldest();
+    if (this.ttlMs > 0 && this.maxCached > 0) {
+      if (this.cache.size >= this.maxCached) this.evictOldest();
       this.cache.delete(cacheKey);
       this.cache.set(cacheKey, { key, expiresAt: now + this.ttlMs });
     }

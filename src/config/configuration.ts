@@ -4,12 +4,14 @@ import { type Env, ConfigError, readVar } from './config-error';
 import { type CryptoConfig, loadCryptoConfig } from './crypto.config';
 import { type DatabaseConfig, loadDatabaseConfig } from './database.config';
 import { ensureDevSecrets } from './dev-secrets';
+import { loadVerificationConfig, type VerificationConfig } from './verification.config';
 
 export interface Configuration {
   app: AppConfig;
   database: DatabaseConfig;
   auth: AuthConfig;
   crypto: CryptoConfig;
+  verification: VerificationConfig;
   /** Settings that were generated into DATA_DIR because they were missing (development only). */
   generated: string[];
 }
@@ -55,6 +57,7 @@ export function loadConfiguration(env: Env = process.env): Configuration {
     database: loadDatabaseConfig(env, app.dataDir),
     auth: loadAuthConfig(env, devSecrets.jwtSecret),
     crypto: loadCryptoConfig(env, devSecrets.encryptionKeys),
+    verification: loadVerificationConfig(env),
     generated,
   };
 }

@@ -27,4 +27,15 @@ export class IntegrationEntity {
 
   @Column({ name: 'updated_at', type: 'datetime', precision: 3 })
   updatedAt!: Date;
+
+  /** The last credential check ('ok' | 'failed'); NULL when never verified, or since the credentials last changed. */
+  @Column({ name: 'verify_status', type: 'varchar', length: 16, nullable: true })
+  verifyStatus?: string | null;
+
+  /** Its message, redacted of secrets. */
+  @Column({ name: 'verify_message', type: 'varchar', length: 400, nullable: true })
+  verifyMessage?: string | null;
+
+  @Column({ name: 'verified_at', type: 'datetime', precision: 3, nullable: true })
+  verifiedAt?: Date | null;
 }

@@ -8,8 +8,11 @@ import { PageQuery } from '../common/pagination';
 import { ResourceIdPipe } from '../common/pipes/resource-id.pipe';
 import { IntegrationBody, IntegrationBodyPipe } from './integration-body.pipe';
 import type { IntegrationInput } from './integration-body.validator';
-import { ApiIntegrationBody, ApiIntegrationResponse } from './integrations.openapi';
+import { ApiIntegrationBody, ApiIntegrationResponse, ApiReplacedOrDryRun } from './integrations.openapi';
 import { IntegrationsService } from './integrations.service';
+import { DryRun } from './verification/dry-run';
+import { toVerificationWire, type VerificationWire } from './verification/verification-result';
+import { VerificationService } from './verification/verification.service';
 import type { IntegrationWire } from './wire-format';
 
 const IF_MATCH = { name: 'If-Match', required: false, description: 'ETag of your last read; the write fails with 412 if it changed since' };
@@ -19,7 +22,10 @@ const IF_MATCH = { name: 'If-Match', required: false, description: 'ETag of your
 @ApiParam({ name: 'iid', description: 'Tenant id' })
 @Controller('tenants/:iid/integrations')
 export class IntegrationsController {
-  constructor(private readonly integrations: IntegrationsService) {}
+  constructor(
+    private readonly integrations: IntegrationsService,
+    private readonly verification: VerificationService,
+  ) {}
 
   @Get()
   @RequireScope(Scope.IntegrationsRead)
@@ -65,17 +71,18 @@ export class IntegrationsController {
   @ApiHeader(IF_MATCH)
   @ApiIntegrationBody('The integration in the original flat, kebab-case format')
   @ApiIntegrationResponse(201, 'Created; the body echoes what was sent')
-  @ApiIntegrationResponse(200, 'Replaced; the body echoes what was sent')
-  @ApiErrors(400, 403, 404, 412, 413, 415, 428)
+  @ApiReplacedOrDryRun()
+  @ApiErrors(400, 403, 404, 412, 413, 415, 422, 428)
   async putById(
     @Param('iid', ResourceIdPipe) iid: string,
     @Param('id', ResourceIdPipe) _id: string,
     @IntegrationBody(IntegrationBodyPipe) input: IntegrationInput,
+    @DryRun() dryRun: boolean,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<IntegrationWire> {
-    return this.put(iid, input, ifMatch, principal, reply);
+  ): Promise<IntegrationWire | VerificationWire> {
+    return this.put(iid, input, dryRun, ifMatch, principal, reply);
   }
 
   @Post()
@@ -84,16 +91,17 @@ export class IntegrationsController {
   @ApiHeader(IF_MATCH)
   @ApiIntegrationBody('The integration, with its id')
   @ApiIntegrationResponse(201, 'Created; the body echoes what was sent')
-  @ApiIntegrationResponse(200, 'Replaced; the body echoes what was sent')
-  @ApiErrors(400, 403, 404, 412, 413, 415, 428)
+  @ApiReplacedOrDryRun()
+  @ApiErrors(400, 403, 404, 412, 413, 415, 422, 428)
   async putFromBody(
     @Param('iid', ResourceIdPipe) iid: string,
     @IntegrationBody(IntegrationBodyPipe) input: IntegrationInput,
+    @DryRun() dryRun: boolean,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<IntegrationWire> {
-    return this.put(iid, input, ifMatch, principal, reply);
+  ): Promise<IntegrationWire | VerificationWire> {
+    return this.put(iid, input, dryRun, ifMatch, principal, reply);
   }
 
   @Patch(':id')
@@ -106,7 +114,7 @@ export class IntegrationsController {
   @ApiHeader(IF_MATCH)
   @ApiIntegrationBody('Some fields of the integration')
   @ApiIntegrationResponse(200, 'The integration after the change')
-  @ApiErrors(400, 403, 404, 412, 413, 415, 428)
+  @ApiErrors(400, 403, 404, 412, 413, 415, 422, 428)
   async patch(
     @Param('iid', ResourceIdPipe) iid: string,
     @Param('id', ResourceIdPipe) id: string,
@@ -115,7 +123,8 @@ export class IntegrationsController {
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<IntegrationWire> {
-    const { wire, etag } = await this.integrations.patch(iid, id, body, { ifMatch, reveal: mayRevealSecrets(principal) });
+    const checked = await this.verification.checkPatch(iid, id, body);
+    const { wire, etag } = await this.integrations.patch(iid, id, checked.body, { ifMatch, reveal: mayRevealSecrets(principal), ...checked.options });
     reply.header('etag', etag);
     return wire;
   }
@@ -135,8 +144,20 @@ export class IntegrationsController {
     await this.integrations.delete(iid, id, ifMatch);
   }
 
-  private async put(iid: string, input: IntegrationInput, ifMatch: string | undefined, principal: Principal, reply: FastifyReply): Promise<IntegrationWire> {
-    const { wire, etag, created } = await this.integrations.put(iid, input, { ifMatch, reveal: mayRevealSecrets(principal) });
+  private async put(
+    iid: string,
+    input: IntegrationInput,
+    dryRun: boolean,
+    ifMatch: string | undefined,
+    principal: Principal,
+    reply: FastifyReply,
+  ): Promise<IntegrationWire | VerificationWire> {
+    if (dryRun) {
+      reply.status(200);
+      return toVerificationWire(await this.verification.dryRun(iid, input));
+    }
+    const checked = await this.verification.checkPut(iid, input);
+    const { wire, etag, created } = await this.integrations.put(iid, input, { ifMatch, reveal: mayRevealSecrets(principal), ...checked });
     reply.status(created ? 201 : 200).header('etag', etag);
     return wire;
   }

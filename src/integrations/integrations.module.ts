@@ -7,11 +7,13 @@ import { IntegrationTypesController } from './integration-types.controller';
 import { IntegrationsController } from './integrations.controller';
 import { IntegrationsRepository } from './integrations.repository';
 import { IntegrationsService } from './integrations.service';
+import { VerificationController } from './verification/verification.controller';
+import { VerificationService } from './verification/verification.service';
 
 @Module({
   imports: [TenantsModule, CryptoModule],
-  controllers: [IntegrationsController, IntegrationTypesController],
-  providers: [IntegrationsService, IntegrationsRepository, IntegrationBodyValidator, IntegrationBodyPipe],
+  controllers: [IntegrationsController, IntegrationTypesController, VerificationController],
+  providers: [IntegrationsService, IntegrationsRepository, IntegrationBodyValidator, IntegrationBodyPipe, VerificationService],
   exports: [IntegrationsService],
 })
 export class IntegrationsModule {}

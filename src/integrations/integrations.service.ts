@@ -17,6 +17,7 @@ import { TenantsService } from '../tenants/tenants.service';
 import { IntegrationBodyValidator, isJsonObject, type IntegrationInput } from './integration-body.validator';
 import { IntegrationEntity } from './integration.entity';
 import { IntegrationsRepository, type IntegrationRow, type TenantKeyRow } from './integrations.repository';
+import type { VerificationResult } from './verification/verification-result';
 import { findVendor, type Vendor } from './vendors/registry';
 import { etagOf, ifMatchAllows, SECRET_MASK, toWire, type IntegrationWire } from './wire-format';
 
@@ -28,6 +29,21 @@ export interface ReadOptions {
 export interface WriteOptions extends ReadOptions {
   /** The If-Match header, if any. */
   ifMatch?: string;
+  /**
+   * Set by VerificationService (VERIFY_ON_SAVE): the revision whose stored secrets
+   * the checked credentials were completed from (null: there was no row), so the
+   * write fails with 412 rather than store secrets that were not checked.
+   */
+  expectedRevision?: number | null;
+  /** The check of the credentials being written (VERIFY_ON_SAVE); without it the write clears the last result. */
+  verification?: VerificationResult;
+}
+
+/** An integration's stored credentials, secrets decrypted: for the vendor check only, never for a response. */
+export interface StoredCredentials {
+  vendor: Vendor;
+  fields: Record<string, string>;
+  revision: number;
 }
 
 export interface IntegrationResult {
@@ -76,14 +92,14 @@ export class IntegrationsService {
     return this.db.transaction(async (manager) => {
       const tenant = await this.tenants.requireLive(manager, tenantId, { lock: true });
       const existing = await this.repository.findForWrite(manager, tenantId, input.id);
-      this.checkPrecondition(existing, options.ifMatch);
+      this.checkPrecondition(existing, options.ifMatch, options.expectedRevision);
       const sameType = existing !== null && existing.type === input.vendor.type;
       const stored = sameType ? this.decodeStored(existing) : { config: {}, secrets: {} };
       // Server-assigned fields (Salesforce instance) survive a replace that does not send them.
       for (const field of input.vendor.serverAssignedFields ?? []) {
         if (input.fields[field] === undefined && stored.config[field] !== undefined) input.fields[field] = stored.config[field];
       }
-      const saved = await this.save(manager, tenant, input, existing, stored.secrets);
+      const saved = await this.save(manager, tenant, input, existing, stored.secrets, options.verification);
       return { ...this.presentWritten(tenant, input, saved, options), created: existing === null };
     });
   }
@@ -95,7 +111,7 @@ export class IntegrationsService {
       const tenant = await this.tenants.requireLive(manager, tenantId, { lock: true });
       const existing = await this.repository.findForWrite(manager, tenantId, id);
       if (existing === null) throw new IntegrationNotFoundError(tenantId, id);
-      this.checkPrecondition(existing, options.ifMatch);
+      this.checkPrecondition(existing, options.ifMatch, options.expectedRevision);
       if (body.type !== undefined && body.type !== existing.type) {
         const message = `type cannot change (this integration is '${existing.type}'); delete it and create a new one`;
         throw new ValidationFailedError(message, [{ field: 'type', message }]);
@@ -103,12 +119,15 @@ export class IntegrationsService {
       const stored = this.decodeStored(existing);
       const merged: Record<string, unknown> = { id, type: existing.type, ...stored.config };
       for (const field of Object.keys(stored.secrets)) merged[field] = SECRET_MASK;
+      // JSON merge patch: null clears one of the vendor's fields (id and type keep theirs);
+      // on an unknown field it stays, and validation names the field.
+      const vendorFields = this.vendorOf(existing).fieldNames;
       for (const [field, value] of Object.entries(body)) {
-        if (value === null) delete merged[field];
+        if (value === null && (vendorFields.has(field) || field === 'id' || field === 'type')) delete merged[field];
         else merged[field] = value;
       }
       const input = await this.validator.validate(merged, id);
-      const saved = await this.save(manager, tenant, input, existing, stored.secrets);
+      const saved = await this.save(manager, tenant, input, existing, stored.secrets, options.verification);
       return this.presentWritten(tenant, input, saved, options, new Set(Object.keys(body)));
     });
   }
@@ -123,7 +142,10 @@ export class IntegrationsService {
     });
   }
 
-  private checkPrecondition(existing: IntegrationEntity | null, ifMatch: string | undefined): void {
+  private checkPrecondition(existing: IntegrationEntity | null, ifMatch: string | undefined, expectedRevision?: number | null): void {
+    if (expectedRevision !== undefined && (existing?.revision ?? null) !== expectedRevision) {
+      throw new PreconditionFailedError('The integration changed while its credentials were being verified; send the request again');
+    }
     if (ifMatch === undefined) {
       if (this.requireIfMatch && existing !== null) {
         throw new PreconditionRequiredError('If-Match is required: send the ETag of your last read of this integration');
@@ -142,6 +164,7 @@ export class IntegrationsService {
     input: IntegrationInput,
     existing: IntegrationEntity | null,
     storedSecrets: SecretEnvelopes,
+    verification: VerificationResult | undefined,
   ): Promise<IntegrationEntity> {
     const { vendor, fields } = input;
     const config: Record<string, string> = {};
@@ -181,11 +204,42 @@ export class IntegrationsService {
       revision: existing === null ? 1 : existing.revision + 1,
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
+      // The last check describes the credentials it checked: new ones start unverified.
+      verifyStatus: verification?.status ?? null,
+      verifyMessage: verification?.message ?? null,
+      verifiedAt: verification?.checkedAt ?? null,
     };
     if (existing === null) await manager.insert(IntegrationEntity, row);
     else await manager.update(IntegrationEntity, { tenantId: tenant.id, id: input.id }, row);
     return row;
   }
+
+  // --- Verification (issue 6): the plaintext credentials a vendor check needs ---
+
+  /**
+   * The stored credentials with secrets decrypted, or null when the tenant is live
+   * but has no such integration. Only VerificationService calls this; what it
+   * returns never goes into a response.
+   */
+  async findCredentials(tenantId: string, id: string): Promise<StoredCredentials | null> {
+    const { tenant, integration } = await this.repository.findOne(tenantId, id);
+    if (tenant === undefined || tenant.deleted) throw new TenantNotFoundError(tenantId);
+    if (integration === undefined) return null;
+    const { config, secrets } = this.decodeStored(integration);
+    const fields: Record<string, string> = { ...config };
+    for (const [field, envelope] of Object.entries(secrets)) {
+      fields[field] = this.decrypt(tenantId, { ...tenant, id: tenantId }, integration.id, field, envelope);
+    }
+    return { vendor: this.vendorOf(integration), fields, revision: integration.revision };
+  }
+
+  async credentialsOf(tenantId: string, id: string): Promise<StoredCredentials> {
+    const found = await this.findCredentials(tenantId, id);
+    if (found === null) throw new IntegrationNotFoundError(tenantId, id);
+    return found;
+  }
+
+  // --- end of verification ---
 
   private tenantDataKey(tenant: { id: string; dataKeyWrapped: string | null; dataKeyVersion: number }): Buffer {
     if (tenant.dataKeyWrapped === null) throw new TenantNotFoundError(tenant.id);

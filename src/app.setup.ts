@@ -57,7 +57,9 @@ export async function createApp(config: Configuration): Promise<NestFastifyAppli
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
+  // SIGTERM/SIGINT: stop listening, let in-flight requests finish, close the database, then exit 0
+  // (without useProcessExit Nest re-raises the signal, and the orchestrator sees a crash, not a clean stop).
+  app.enableShutdownHooks([], { useProcessExit: true });
   await configureApp(app, config);
   await app.init();
   return app;
@@ -67,7 +69,6 @@ export async function configureApp(app: NestFastifyApplication, config: Configur
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body is a 415 (Fastify would otherwise accept text/plain as a string).
   fastify.removeContentTypeParser('text/plain');
-  registerRateLimit(fastify, config.app.rateLimitMax, config.app.rateLimitWindowMs);
   await app.register(helmet, {
     // Swagger UI needs inline styles and data: images; nothing else is loosened.
     contentSecurityPolicy: {
@@ -89,6 +90,8 @@ export async function configureApp(app: NestFastifyApplication, config: Configur
     reply.header('x-request-id', request.id);
     done();
   });
+  // After helmet's and the request-id hook, so a 429 carries their headers too; still before any token check or query.
+  registerRateLimit(fastify, config.app.rateLimitMax, config.app.rateLimitWindowMs);
   // Any API response may carry a secret: no cache may keep it. Swagger's static files may be cached.
   fastify.addHook('onSend', (request, reply, payload, done) => {
     if (!request.url.startsWith('/docs')) reply.header('cache-control', 'no-store');

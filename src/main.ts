@@ -42,6 +42,12 @@ async function bootstrap(): Promise<void> {
     process.exit(1);
   }
   await app.listen({ port: config.app.port, host: config.app.host });
+  // Shutdown (enableShutdownHooks) waits for in-flight requests; a client that never finishes its
+  // request must not hold the process past the orchestrator's patience, so cut what remains after the grace.
+  const server = app.getHttpServer();
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => setTimeout(() => server.closeAllConnections(), config.app.shutdownGraceMs).unref());
+  }
   const url = `http://${config.app.host === '0.0.0.0' ? 'localhost' : config.app.host}:${config.app.port}`;
   if (config.generated.length > 0) logger.log(`Generated development settings in ${config.app.dataDir}/dev-secrets.json: ${config.generated.join(', ')}`);
   logger.log(`Integrations API listening on ${url}`);

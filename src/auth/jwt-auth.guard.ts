@@ -1,8 +1,8 @@
 import { type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
-import { ForbiddenError, UnauthenticatedError } from '../common/errors/domain-errors';
-import { displayId } from '../common/validation/resource-id';
+import { ForbiddenError, UnauthenticatedError, ValidationFailedError } from '../common/errors/domain-errors';
+import { displayId, isResourceId } from '../common/validation/resource-id';
 import { IS_PUBLIC, REQUIRED_SCOPE } from './auth.decorators';
 import { hasScope, mayAccessTenant, type Principal, type ScopeName } from './scopes';
 
@@ -47,6 +47,11 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
       throw new ForbiddenError(`This token lacks the scope '${scope}'`);
     }
     const tenantId = request.params?.iid;
+    // Only canonical ids reach a query: MySQL compares with PAD SPACE, so 'acme ' would find 'acme'.
+    if (tenantId !== undefined && !isResourceId(tenantId)) {
+      const message = 'iid in the path must be 1-64 characters of letters, digits, ".", "_" or "-"';
+      throw new ValidationFailedError(message, [{ field: 'iid', message }]);
+    }
     if (tenantId !== undefined && !mayAccessTenant(principal, tenantId)) {
       throw new ForbiddenError(`This token may not access tenant '${displayId(tenantId)}'`);
     }

@@ -3,6 +3,7 @@ import { PassportStrategy } from '@nestjs/passport';
 import { decode, type JwtPayload } from 'jsonwebtoken';
 import { ExtractJwt, Strategy, type StrategyOptionsWithoutRequest } from 'passport-jwt';
 import { UnauthenticatedError } from '../common/errors/domain-errors';
+import { isResourceId } from '../common/validation/resource-id';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { JwksKeyProvider } from './jwks-key-provider';
 import { Scope, type Principal } from './scopes';
@@ -57,7 +58,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     return {
       subject: payload.sub,
       scopes,
-      tenants: new Set(payload.tenants ?? []),
+      // An entry that cannot be a tenant id can only match one by accident (MySQL ignores trailing spaces).
+      tenants: new Set((payload.tenants ?? []).filter((tenant) => isResourceId(tenant))),
       admin: scopes.has(Scope.PlatformAdmin),
     };
   }

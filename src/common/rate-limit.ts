@@ -15,8 +15,9 @@ export class RateLimitedError extends DomainError {
 
 /**
  * Fixed-window request limit per bearer token (per client address without
- * one), in memory: each instance limits on its own. Runs as the first hook, so
- * a flood costs no token verification and no query.
+ * one), in memory: each instance limits on its own. Runs in onRequest, before
+ * any token verification or query (configureApp registers it after helmet, so a
+ * 429 carries the security headers too).
  */
 export function registerRateLimit(fastify: FastifyInstance, max: number, windowMs: number): void {
   if (max <= 0) return;

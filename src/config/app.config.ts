@@ -21,6 +21,8 @@ export interface AppConfig {
   requireIfMatch: boolean;
   /** Folder for the embedded database and the generated development keys. */
   dataDir: string;
+  /** On SIGTERM/SIGINT, how long in-flight requests may take before their connections are cut. */
+  shutdownGraceMs: number;
 }
 
 export function loadAppConfig(env: Env): AppConfig {
@@ -47,5 +49,6 @@ export function loadAppConfig(env: Env): AppConfig {
     rateLimitWindowMs: readInt(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3_600_000),
     requireIfMatch: readBool(env, 'REQUIRE_IF_MATCH', false),
     dataDir: readVar(env, 'DATA_DIR') ?? './data',
+    shutdownGraceMs: readInt(env, 'SHUTDOWN_GRACE_MS', 8000, 0, 600_000),
   };
 }

@@ -1,4 +1,4 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { ValidationFailedError, type ErrorDetail } from '../errors/domain-errors';
 
 /** One entry per invalid field, its messages joined. Values are never quoted (they may be secrets). */
@@ -21,13 +21,64 @@ export function validationFailed(details: ErrorDetail[]): ValidationFailedError 
   return new ValidationFailedError(`Validation failed (${summary})`, details);
 }
 
+/** Deeper bodies are refused before any recursive code (Nest's key stripping, class-transformer) walks them. */
+const MAX_BODY_DEPTH = 32;
+/** A UTF-16 surrogate without its other half: JSON lets `"\ud800"` through, UTF-8 storage cannot keep it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * What no DTO can make valid, found without recursion (a hostile depth must not
+ * overflow the stack): nesting deeper than MAX_BODY_DEPTH, and strings that are
+ * not Unicode text, which the database or the cipher would silently turn into
+ * U+FFFD, so a 2xx would store something else than what was sent.
+ */
+function bodyProblems(body: object): ErrorDetail[] {
+  const stack: [unknown, number, string][] = [[body, 0, 'body']];
+  while (stack.length > 0) {
+    const [node, depth, field] = stack.pop()!;
+    if (typeof node === 'string') {
+      if (LONE_SURROGATE.test(node)) return [{ field, message: 'must be valid Unicode text (it holds a lone surrogate)' }];
+      continue;
+    }
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= MAX_BODY_DEPTH) return [{ field: 'body', message: `nests deeper than ${MAX_BODY_DEPTH} levels` }];
+    for (const [key, child] of Object.entries(node)) {
+      if (LONE_SURROGATE.test(key)) return [{ field: 'body', message: 'keys must be valid Unicode text' }];
+      stack.push([child, depth + 1, depth === 0 && !Array.isArray(node) ? key : field]);
+    }
+  }
+  return [];
+}
+
+/**
+ * Nest's ValidationPipe and class-transformer drop, without a word, body keys
+ * that name something every object has (`constructor`, `prototype`,
+ * `__proto__`, `toString`, `valueOf`…), so the whitelist never sees them and
+ * `{"toString": 1}` would pass as valid. They are unknown fields like any
+ * other: refuse them the same way. Both also recurse into the body, so the
+ * body is checked for what no DTO can accept first (a 400, not a stack overflow's 500).
+ */
+class StrictValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && typeof value === 'object' && value !== null) {
+      const problems = bodyProblems(value);
+      if (problems.length > 0) throw validationFailed(problems);
+      if (!Array.isArray(value)) {
+        const dropped = Object.keys(value).filter((key) => key in Object.prototype || key === 'prototype');
+        if (dropped.length > 0) throw validationFailed(dropped.map((field) => ({ field, message: `property ${field} should not exist` })));
+      }
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 /**
  * The one ValidationPipe of the service (APP_PIPE), also reused by the
  * discriminated-body pipe so every validation error looks alike: unknown fields
  * are refused, not stripped, and nothing is converted implicitly.
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new StrictValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,

@@ -60,35 +60,37 @@ async function secretsColumn(t: TestApp, seeded: Seeded[]): Promise<string[]> {
 
 describe('Key management', () => {
   it('rotates to a new master key, reports usage, refuses a ring that lacks a key in use, and reads everything back', async () => {
-    const first = await startTestApp({ ENCRYPTION_KEYS: TEST_KEY_A });
-    const url = databaseUrl(first);
-    const seeded = await seed(first, 4, 3);
-    await first.app.close();
-    const onSameDb = { DATABASE_URL: url, DATA_DIR: first.config.app.dataDir };
-
-    // The new key alone cannot read what the old one wrapped: refused at start, naming the key and the count.
-    await expect(startTestApp({ ...onSameDb, ENCRYPTION_KEYS: TEST_KEY_B })).rejects.toThrow(/ENCRYPTION_KEYS lacks master key 'test-a' \(still wraps the data keys of \d+ tenants?\)/);
-
-    const rotated = await cli(first, ['keys:rotate'], `${TEST_KEY_B},${TEST_KEY_A}`);
-    expect(rotated.code).toBe(0);
-    expect(rotated.stdout).toMatch(/re-wrapped: +\d+ tenant data keys/);
-    expect(Number(/re-wrapped: +(\d+)/.exec(rotated.stdout)![1])).toBeGreaterThanOrEqual(4);
-    expect(rotated.stdout).toMatch(/failed: +0/);
-    expect(rotated.stderr).toMatch(/Re-wrapping \d+\/\d+ tenants \(100%\)/);
-
-    const status = await cli(first, ['keys:status'], `${TEST_KEY_B},${TEST_KEY_A}`);
-    expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(/test-a +yes +0 +0 +0 +can be removed/);
-    expect(status.stdout).toMatch(/test-b \(active\) +yes +\d+ +\d+ +\d+ +in use/);
-
-    // A second run has nothing left to do.
-    expect((await cli(first, ['keys:rotate'], `${TEST_KEY_B},${TEST_KEY_A}`)).stdout).toMatch(/re-wrapped: +0/);
-
-    const after = await startTestApp({ ...onSameDb, ENCRYPTION_KEYS: TEST_KEY_B, MIGRATIONS_RUN: 'false' });
+    const first = await startTestApp({ ENCRYPTION_KEYS: TEST_KEY_A }, { ownDatabase: true });
     try {
-      await expectAllReadBack(after, seeded);
+      const seeded = await seed(first, 4, 3);
+      const onSameDb = { DATABASE_URL: databaseUrl(first), DATA_DIR: first.config.app.dataDir };
+
+      // The new key alone cannot read what the old one wrapped: refused at start, naming the key and the count.
+      await expect(startTestApp({ ...onSameDb, ENCRYPTION_KEYS: TEST_KEY_B })).rejects.toThrow(/ENCRYPTION_KEYS lacks master key 'test-a' \(still wraps the data keys of \d+ tenants?\)/);
+
+      const rotated = await cli(first, ['keys:rotate'], `${TEST_KEY_B},${TEST_KEY_A}`);
+      expect(rotated.code).toBe(0);
+      expect(rotated.stdout).toMatch(/re-wrapped: +\d+ tenant data keys/);
+      expect(Number(/re-wrapped: +(\d+)/.exec(rotated.stdout)![1])).toBeGreaterThanOrEqual(4);
+      expect(rotated.stdout).toMatch(/failed: +0/);
+      expect(rotated.stderr).toMatch(/Re-wrapping \d+\/\d+ tenants \(100%\)/);
+
+      const status = await cli(first, ['keys:status'], `${TEST_KEY_B},${TEST_KEY_A}`);
+      expect(status.code).toBe(0);
+      expect(status.stdout).toMatch(/test-a +yes +0 +0 +0 +can be removed/);
+      expect(status.stdout).toMatch(/test-b \(active\) +yes +\d+ +\d+ +\d+ +in use/);
+
+      // A second run has nothing left to do.
+      expect((await cli(first, ['keys:rotate'], `${TEST_KEY_B},${TEST_KEY_A}`)).stdout).toMatch(/re-wrapped: +0/);
+
+      const after = await startTestApp({ ...onSameDb, ENCRYPTION_KEYS: TEST_KEY_B, MIGRATIONS_RUN: 'false' });
+      try {
+        await expectAllReadBack(after, seeded);
+      } finally {
+        await after.close();
+      }
     } finally {
-      await after.close();
+      await first.close();
     }
   });
 
@@ -96,9 +98,7 @@ describe('Key management', () => {
     let t: TestApp;
     let keys: KeyManagementService;
     beforeAll(async () => {
-      const old = await startTestApp({ ENCRYPTION_KEYS: TEST_KEY_A });
-      await old.app.close();
-      t = await startTestApp({ DATABASE_URL: databaseUrl(old), DATA_DIR: old.config.app.dataDir, ENCRYPTION_KEYS: `${TEST_KEY_B},${TEST_KEY_A}` });
+      t = await startTestApp({ ENCRYPTION_KEYS: `${TEST_KEY_B},${TEST_KEY_A}` }, { ownDatabase: true });
       keys = t.app.get(KeyManagementService);
     });
     afterAll(() => t.close());

@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import {
   datasiftHandler,
-  FAKE_SALESFORCE_INSTANCE_URL,
   type FakeReply,
   type FakeRequest,
   type FakeVendorHandler,
@@ -175,6 +174,7 @@ async function serve(
       return send(res, handler.serverError());
     case 'echo':
       return send(res, handler.echo(request));
+    case undefined:
     default:
       return send(res, handler.handle(request));
   }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { sign, type SignOptions } from 'jsonwebtoken';
+import { createConnection } from 'mysql2/promise';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import { createApp } from '../../src/app.setup';
@@ -37,17 +38,45 @@ function databaseEnv(dir: string): Record<string, string> {
   return { DATABASE_URL: url };
 }
 
+/**
+ * A MySQL database of the test's own beside the shared one (SQLite files are
+ * private already), for tests whose data must not meet other suites' rows,
+ * such as key rotation. Returns its URL and a function that drops it.
+ */
+async function ownMysqlDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const parsed = new URL(url);
+  const name = `${parsed.pathname.slice(1)}_${Math.random().toString(36).slice(2, 8)}`;
+  parsed.pathname = '';
+  const admin = await createConnection(parsed.toString());
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+  await admin.end();
+  parsed.pathname = `/${name}`;
+  return {
+    url: parsed.toString(),
+    drop: async () => {
+      parsed.pathname = '';
+      const connection = await createConnection(parsed.toString());
+      await connection.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await connection.end();
+    },
+  };
+}
+
 /** Boots the real AppModule through the same setup as main.ts. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: { ownDatabase?: boolean } = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'integrations-e2e-'));
+  const shared = databaseEnv(dir);
+  const own = options.ownDatabase && shared.DATABASE_URL.startsWith('mysql') ? await ownMysqlDatabase(shared.DATABASE_URL) : undefined;
   const config = loadConfiguration({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     DATA_DIR: dir,
     JWT_SECRET: TEST_JWT_SECRET,
-    ENCRYPTION_KEYS: TEST_KEY_A,
+    // Both test keys, so a suite on a shared database can read what an earlier rotation test left.
+    ENCRYPTION_KEYS: `${TEST_KEY_A},${TEST_KEY_B}`,
     RATE_LIMIT_MAX: '0',
-    ...databaseEnv(dir),
+    ...shared,
+    ...(own ? { DATABASE_URL: own.url } : {}),
     ...env,
   });
   const app = await createApp(config);
@@ -66,6 +95,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       await db.query('DELETE FROM integrations WHERE tenant_id LIKE ?', [`%-${run}-%`]);
       await db.query('DELETE FROM tenants WHERE id LIKE ?', [`%-${run}-%`]);
       await app.close();
+      await own?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

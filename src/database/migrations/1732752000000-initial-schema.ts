@@ -1,5 +1,5 @@
 import { type MigrationInterface, type QueryRunner, Table, TableForeignKey, TableIndex } from 'typeorm';
-import { timestampColumn } from './column-types';
+import { idColumn, timestampColumn } from './column-types';
 
 /**
  * Tenants, their integrations and the key-rotation journal. Written with the
@@ -13,7 +13,7 @@ export class InitialSchema1732752000000 implements MigrationInterface {
       new Table({
         name: 'tenants',
         columns: [
-          { name: 'id', type: 'varchar', length: '64', isPrimary: true },
+          idColumn(queryRunner, 'id'),
           { name: 'name', type: 'varchar', length: '200' },
           // The tenant's data key, wrapped by master key `master_key_id`; NULL once deleted (crypto-shredded).
           { name: 'data_key_wrapped', type: 'varchar', length: '255', isNullable: true },
@@ -33,8 +33,8 @@ export class InitialSchema1732752000000 implements MigrationInterface {
       new Table({
         name: 'integrations',
         columns: [
-          { name: 'tenant_id', type: 'varchar', length: '64', isPrimary: true },
-          { name: 'id', type: 'varchar', length: '64', isPrimary: true },
+          idColumn(queryRunner, 'tenant_id'),
+          idColumn(queryRunner, 'id'),
           { name: 'type', type: 'varchar', length: '32' },
           // Non-secret vendor fields as plain JSON.
           { name: 'config', type: 'text' },

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DateUtils } from 'typeorm/util/DateUtils';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
+import { QUERY_TIMEOUT_MS } from './data-source-options';
 import { isRetryableConflict } from './database-errors';
 
 const MAX_ATTEMPTS = 3;
@@ -13,8 +14,13 @@ interface SqliteStatement {
 interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
 }
-interface MysqlPool {
+interface MysqlConnection {
   execute(sql: string, values: unknown[], callback: (error: Error | null, rows: unknown) => void): void;
+  release(): void;
+  destroy(): void;
+}
+interface MysqlPool {
+  getConnection(callback: (error: Error | null, connection: MysqlConnection) => void): void;
 }
 
 /**
@@ -63,7 +69,25 @@ export class DatabaseService {
     }
     const pool = (this.dataSource.driver as unknown as { pool: MysqlPool }).pool;
     return new Promise((resolve, reject) => {
-      pool.execute(sql, parameters, (error, rows) => (error ? reject(error) : resolve(rows as T[])));
+      pool.getConnection((connectError, connection) => {
+        if (connectError) return reject(connectError);
+        // Our own timer rather than mysql2's `timeout`, which does not cover the PREPARE that a
+        // statement new to this connection sends first. As for TypeORM's queries
+        // (data-source-options.ts), a connection whose reply is lost is destroyed, never pooled.
+        let settled = false;
+        const timer = setTimeout(() => {
+          settled = true;
+          connection.destroy();
+          reject(Object.assign(new Error(`query timed out after ${QUERY_TIMEOUT_MS} ms`), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' }));
+        }, QUERY_TIMEOUT_MS);
+        connection.execute(sql, parameters, (queryError, rows) => {
+          if (settled) return;
+          clearTimeout(timer);
+          connection.release();
+          if (queryError) reject(queryError);
+          else resolve(rows as T[]);
+        });
+      });
     });
   }
 

@@ -8,4 +8,6 @@ module.exports = {
   testEnvironment: 'node',
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 60000,
+  // A suite that fails mid-way (a hung request behind a stopped relay, say) must not also hang CI.
+  forceExit: true,
 };

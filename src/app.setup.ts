@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { registerRateLimit } from './common/rate-limit';
+import { securityHeaders } from './common/security-headers';
 import type { Configuration } from './config/configuration';
 import type { RequestWithId } from './logging/logging.module';
 
@@ -69,34 +69,18 @@ export async function configureApp(app: NestFastifyApplication, config: Configur
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body is a 415 (Fastify would otherwise accept text/plain as a string).
   fastify.removeContentTypeParser('text/plain');
-  await app.register(helmet, {
-    // Swagger UI needs inline styles and data: images; nothing else is loosened.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        // Helmet's default would make browsers fetch Swagger UI's assets over https
-        // when the service is reached by plain http at a non-loopback address.
-        upgradeInsecureRequests: null,
-      },
-    },
-  });
   if (config.app.corsOrigins.length > 0) {
     app.enableCors({ origin: config.app.corsOrigins, exposedHeaders: ['ETag', 'X-Total-Count', 'X-Request-Id'] });
   }
+  const security = securityHeaders();
   fastify.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
+    reply.headers(security).header('x-request-id', request.id);
+    // Any API response may carry a secret: no cache may keep it. Swagger's static files may be cached.
+    if (!request.url.startsWith('/docs')) reply.header('cache-control', 'no-store');
     done();
   });
-  // After helmet's and the request-id hook, so a 429 carries their headers too; still before any token check or query.
+  // After the security headers and the request id, so a 429 carries them too; still before any token check or query.
   registerRateLimit(fastify, config.app.rateLimitMax, config.app.rateLimitWindowMs);
-  // Any API response may carry a secret: no cache may keep it. Swagger's static files may be cached.
-  fastify.addHook('onSend', (request, reply, payload, done) => {
-    if (!request.url.startsWith('/docs')) reply.header('cache-control', 'no-store');
-    done(null, payload);
-  });
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     swaggerOptions: { persistAuthorization: true },

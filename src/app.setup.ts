@@ -8,16 +8,14 @@ import { AppModule } from './app.module';
 import { registerRateLimit } from './common/rate-limit';
 import { securityHeaders } from './common/security-headers';
 import type { Configuration } from './config/configuration';
-import type { RequestWithId } from './logging/logging.module';
+import { registerRequestLogging } from './logging/logging.module';
 
 /** A client's X-Request-Id is kept only when it is short and plain (it goes into logs). */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
 function requestId(raw: IncomingMessage): string {
   const sent = raw.headers['x-request-id'];
-  const id = typeof sent === 'string' && CLIENT_REQUEST_ID.test(sent) ? sent : randomUUID();
-  (raw as RequestWithId).requestId = id;
-  return id;
+  return typeof sent === 'string' && CLIENT_REQUEST_ID.test(sent) ? sent : randomUUID();
 }
 
 export function createAdapter(config: Configuration): FastifyAdapter {
@@ -79,6 +77,7 @@ export async function configureApp(app: NestFastifyApplication, config: Configur
     if (!request.url.startsWith('/docs')) reply.header('cache-control', 'no-store');
     done();
   });
+  registerRequestLogging(fastify, config.app.logRequests);
   // After the security headers and the request id, so a 429 carries them too; still before any token check or query.
   registerRateLimit(fastify, config.app.rateLimitMax, config.app.rateLimitWindowMs);
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), {

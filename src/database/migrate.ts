@@ -2,6 +2,8 @@ import type { DataSource, Migration } from 'typeorm';
 
 const LOCK_NAME = 'integrations_api_migrations';
 const LOCK_WAIT_SECONDS = 300;
+/** Each GET_LOCK waits this long: well inside the query timeout (data-source-options.ts). */
+const LOCK_POLL_SECONDS = 5;
 
 /**
  * Runs pending migrations. On MySQL several instances may start together, so
@@ -14,8 +16,12 @@ export async function runMigrations(dataSource: DataSource): Promise<Migration[]
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
-    const [row] = (await runner.query('SELECT GET_LOCK(?, ?) AS acquired', [LOCK_NAME, LOCK_WAIT_SECONDS])) as { acquired: number | string }[];
-    if (Number(row?.acquired) !== 1) {
+    let acquired = false;
+    for (let waited = 0; !acquired && waited < LOCK_WAIT_SECONDS; waited += LOCK_POLL_SECONDS) {
+      const [row] = (await runner.query('SELECT GET_LOCK(?, ?) AS acquired', [LOCK_NAME, LOCK_POLL_SECONDS])) as { acquired: number | string }[];
+      acquired = Number(row?.acquired) === 1;
+    }
+    if (!acquired) {
       throw new Error(`another instance held the migration lock for ${LOCK_WAIT_SECONDS} s; check for a stuck migration and start again`);
     }
     try {

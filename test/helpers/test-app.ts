@@ -43,7 +43,7 @@ function databaseEnv(dir: string): Record<string, string> {
  * private already), for tests whose data must not meet other suites' rows,
  * such as key rotation. Returns its URL and a function that drops it.
  */
-async function ownMysqlDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function ownMysqlDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const parsed = new URL(url);
   const name = `${parsed.pathname.slice(1)}_${Math.random().toString(36).slice(2, 8)}`;
   parsed.pathname = '';

@@ -3,6 +3,7 @@ import { ValidationFailedError } from '../common/errors/domain-errors';
 import { createValidationPipe } from '../common/pipes/validation';
 import { isResourceId } from '../common/validation/resource-id';
 import { findVendor, VENDOR_TYPES, type Vendor } from './vendors/registry';
+import { SECRET_MASK } from './wire-format';
 
 /** A request body that passed its vendor's validation. */
 export interface IntegrationInput {
@@ -14,6 +15,23 @@ export interface IntegrationInput {
 
 export function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * PATCH semantics (JSON merge patch, RFC 7396, on the flat wire format): fields
+ * sent replace the stored ones; null clears one of the vendor's fields (id and
+ * type keep theirs); on an unknown field null stays, so validation names it; a
+ * secret sent as the mask keeps what `stored` holds for it. Used by the write
+ * and by VERIFY_ON_SAVE's check, so both see the same integration.
+ */
+export function applyPatch(stored: Readonly<Record<string, unknown>>, body: Readonly<Record<string, unknown>>, vendor: Vendor): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...stored };
+  for (const [field, value] of Object.entries(body)) {
+    if (value === null && (vendor.fieldNames.has(field) || field === 'id' || field === 'type')) delete merged[field];
+    else if (value === SECRET_MASK && vendor.secretFields.has(field) && merged[field] !== undefined) continue;
+    else merged[field] = value;
+  }
+  return merged;
 }
 
 /** A client value quoted in a message: bounded, JSON-escaped. */

@@ -14,7 +14,7 @@ import { decryptSecret, DoubleEncryptionError, encryptSecret } from '../crypto/s
 import { DatabaseService } from '../database/database.service';
 import type { TenantEntity } from '../tenants/tenant.entity';
 import { TenantsService } from '../tenants/tenants.service';
-import { IntegrationBodyValidator, isJsonObject, type IntegrationInput } from './integration-body.validator';
+import { applyPatch, IntegrationBodyValidator, isJsonObject, type IntegrationInput } from './integration-body.validator';
 import { IntegrationEntity } from './integration.entity';
 import { IntegrationsRepository, type IntegrationRow, type TenantKeyRow } from './integrations.repository';
 import type { VerificationResult } from './verification/verification-result';
@@ -117,16 +117,10 @@ export class IntegrationsService {
         throw new ValidationFailedError(message, [{ field: 'type', message }]);
       }
       const stored = this.decodeStored(existing);
-      const merged: Record<string, unknown> = { id, type: existing.type, ...stored.config };
-      for (const field of Object.keys(stored.secrets)) merged[field] = SECRET_MASK;
-      // JSON merge patch: null clears one of the vendor's fields (id and type keep theirs);
-      // on an unknown field it stays, and validation names the field.
-      const vendorFields = this.vendorOf(existing).fieldNames;
-      for (const [field, value] of Object.entries(body)) {
-        if (value === null && (vendorFields.has(field) || field === 'id' || field === 'type')) delete merged[field];
-        else merged[field] = value;
-      }
-      const input = await this.validator.validate(merged, id);
+      // Stored secrets stand as the mask: save() keeps their envelopes without decrypting them.
+      const current: Record<string, unknown> = { id, type: existing.type, ...stored.config };
+      for (const field of Object.keys(stored.secrets)) current[field] = SECRET_MASK;
+      const input = await this.validator.validate(applyPatch(current, body, this.vendorOf(existing)), id);
       const saved = await this.save(manager, tenant, input, existing, stored.secrets, options.verification);
       return this.presentWritten(tenant, input, saved, options, new Set(Object.keys(body)));
     });

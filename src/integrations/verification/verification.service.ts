@@ -4,7 +4,7 @@ import { CONFIGURATION, type Configuration } from '../../config/configuration';
 import type { VerificationConfig } from '../../config/verification.config';
 import { DatabaseService } from '../../database/database.service';
 import { TenantsService } from '../../tenants/tenants.service';
-import { IntegrationBodyValidator, isJsonObject, type IntegrationInput } from '../integration-body.validator';
+import { applyPatch, IntegrationBodyValidator, isJsonObject, type IntegrationInput } from '../integration-body.validator';
 import { IntegrationEntity } from '../integration.entity';
 import { IntegrationsService, type StoredCredentials, type WriteOptions } from '../integrations.service';
 import type { Vendor } from '../vendors/registry';
@@ -94,15 +94,10 @@ export class VerificationService {
     const stored = await this.integrations.credentialsOf(tenantId, id);
     const pinned: CheckedWrite = { expectedRevision: stored.revision };
     if (body.type !== undefined && body.type !== stored.vendor.type) return { body, options: pinned };
-    const merged: Record<string, unknown> = { id, type: stored.vendor.type, ...stored.fields };
-    // The same merge as IntegrationsService.patch, on plaintext: null clears a vendor field
-    // (an unknown one stays, for validation to name), the mask keeps a stored secret.
-    for (const [field, value] of Object.entries(body)) {
-      if (value === null && (stored.vendor.fieldNames.has(field) || field === 'id' || field === 'type')) delete merged[field];
-      else if (value === SECRET_MASK && stored.vendor.secretFields.has(field)) {
-        if (stored.fields[field] === undefined) throw maskWithoutStoredSecret(field);
-      } else merged[field] = value;
-    }
+    // The write's own merge, on plaintext: a secret sent as the mask resolves to the stored value.
+    const merged = applyPatch({ id, type: stored.vendor.type, ...stored.fields }, body, stored.vendor);
+    const unresolved = [...stored.vendor.secretFields].find((field) => merged[field] === SECRET_MASK);
+    if (unresolved !== undefined) throw maskWithoutStoredSecret(unresolved);
     const input = await this.validator.validate(merged, id);
     const changed: Record<string, unknown> = { ...body };
     const verification = await this.mustPass(input.vendor, input.fields, changed);

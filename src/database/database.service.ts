@@ -7,20 +7,93 @@ import { isRetryableConflict } from './database-errors';
 
 const MAX_ATTEMPTS = 3;
 
-/** The slices of the two drivers that `select` uses. */
+/** What a statement binds: better-sqlite3 gets dates as TypeORM writes them there. */
+export type SqlValue = string | number | Date | null;
+
+/** The statements of one transaction opened by `DatabaseService.sqlTransaction`. */
+export interface SqlTransaction {
+  /** A statement that returns rows. */
+  select<T>(sql: string, parameters: SqlValue[]): Promise<T[]>;
+  /** A statement that changes rows. */
+  run(sql: string, parameters: SqlValue[]): Promise<void>;
+}
+
+/** The slices of the two drivers used below. */
 interface SqliteStatement {
   all(...parameters: unknown[]): unknown[];
+  run(...parameters: unknown[]): unknown;
 }
 interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
+  readonly inTransaction: boolean;
 }
 interface MysqlConnection {
   execute(sql: string, values: unknown[], callback: (error: Error | null, rows: unknown) => void): void;
+  query(sql: string, callback: (error: Error | null, rows: unknown) => void): void;
   release(): void;
   destroy(): void;
 }
 interface MysqlPool {
   getConnection(callback: (error: Error | null, connection: MysqlConnection) => void): void;
+}
+
+/**
+ * One pooled mysql2 connection, borrowed for a statement or a transaction.
+ * Every statement runs under our own timer rather than mysql2's `timeout`,
+ * which does not cover the PREPARE that a statement new to this connection
+ * sends first. As for TypeORM's queries (data-source-options.ts), a connection
+ * whose reply is lost is destroyed, never pooled again.
+ */
+class BorrowedMysqlConnection {
+  private destroyed = false;
+
+  private constructor(private readonly connection: MysqlConnection) {}
+
+  static borrow(pool: MysqlPool): Promise<BorrowedMysqlConnection> {
+    return new Promise((resolve, reject) => {
+      pool.getConnection((error, connection) => (error ? reject(error) : resolve(new BorrowedMysqlConnection(connection))));
+    });
+  }
+
+  /** A prepared statement (parsed once per connection, then cached by mysql2). */
+  execute<T>(sql: string, parameters: SqlValue[]): Promise<T[]> {
+    return this.send((done) => this.connection.execute(sql, parameters, done));
+  }
+
+  /** A statement outside the prepared-statement protocol (transaction control). */
+  control(sql: string): Promise<void> {
+    return this.send((done) => this.connection.query(sql, done)).then(() => undefined);
+  }
+
+  /** Back to the pool, or closed when its state cannot be trusted. */
+  release(healthy = true): void {
+    if (this.destroyed) return;
+    if (healthy) this.connection.release();
+    else this.destroy();
+  }
+
+  private destroy(): void {
+    this.destroyed = true;
+    this.connection.destroy();
+  }
+
+  private send<T>(start: (done: (error: Error | null, rows: unknown) => void) => void): Promise<T[]> {
+    if (this.destroyed) return Promise.reject(Object.assign(new Error('connection was closed after a timeout'), { code: 'PROTOCOL_CONNECTION_LOST' }));
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        this.destroy();
+        reject(Object.assign(new Error(`query timed out after ${QUERY_TIMEOUT_MS} ms`), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' }));
+      }, QUERY_TIMEOUT_MS);
+      start((error, rows) => {
+        if (settled) return;
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve(rows as T[]);
+      });
+    });
+  }
 }
 
 /**
@@ -54,48 +127,36 @@ export class DatabaseService {
    * QueryRunner TypeORM builds around every `query()`, which costs more than
    * the indexed lookup itself.
    */
-  select<T>(sql: string, parameters: (string | number)[]): Promise<T[]> {
-    if (this.engine === 'sqlite') {
-      let statement = this.sqliteStatements.get(sql);
-      if (statement === undefined) {
-        statement = (this.dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection.prepare(sql);
-        this.sqliteStatements.set(sql, statement);
-      }
+  async select<T>(sql: string, parameters: SqlValue[]): Promise<T[]> {
+    if (this.engine === 'sqlite') return this.sqliteStatement(sql).all(...this.sqliteValues(parameters)) as T[];
+    const connection = await BorrowedMysqlConnection.borrow(this.mysqlPool);
+    try {
+      return await connection.execute<T>(sql, parameters);
+    } finally {
+      connection.release();
+    }
+  }
+
+  /**
+   * A transaction of tailored statements, for the write paths that run on
+   * every request: no QueryRunner, no entity metadata, prepared statements on
+   * MySQL. Like `transaction`, it is queued on SQLite and retried on a MySQL
+   * deadlock, so `work` must be safe to run again.
+   */
+  async sqlTransaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    if (this.engine === 'sqlite') return this.serialized(() => this.sqliteTransaction(work));
+    for (let attempt = 1; ; attempt++) {
       try {
-        return Promise.resolve(statement.all(...parameters) as T[]);
+        return await this.mysqlTransaction(work);
       } catch (error) {
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        if (attempt >= MAX_ATTEMPTS || !isRetryableConflict(error)) throw error;
       }
     }
-    const pool = (this.dataSource.driver as unknown as { pool: MysqlPool }).pool;
-    return new Promise((resolve, reject) => {
-      pool.getConnection((connectError, connection) => {
-        if (connectError) return reject(connectError);
-        // Our own timer rather than mysql2's `timeout`, which does not cover the PREPARE that a
-        // statement new to this connection sends first. As for TypeORM's queries
-        // (data-source-options.ts), a connection whose reply is lost is destroyed, never pooled.
-        let settled = false;
-        const timer = setTimeout(() => {
-          settled = true;
-          connection.destroy();
-          reject(Object.assign(new Error(`query timed out after ${QUERY_TIMEOUT_MS} ms`), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' }));
-        }, QUERY_TIMEOUT_MS);
-        connection.execute(sql, parameters, (queryError, rows) => {
-          if (settled) return;
-          clearTimeout(timer);
-          connection.release();
-          if (queryError) reject(queryError);
-          else resolve(rows as T[]);
-        });
-      });
-    });
   }
 
   /** A raw query with `?` placeholders (both engines use them). */
   query<T>(sql: string, parameters: unknown[] = []): Promise<T[]> {
-    // better-sqlite3 cannot bind a Date; store-compatible text is what TypeORM writes there.
-    const bound = this.engine === 'sqlite' ? parameters.map((p): unknown => (p instanceof Date ? DateUtils.mixedDateToUtcDatetimeString(p) : p)) : parameters;
-    return this.dataSource.query<T[]>(sql, bound);
+    return this.dataSource.query<T[]>(sql, this.engine === 'sqlite' ? this.sqliteValues(parameters) : parameters);
   }
 
   async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
@@ -107,6 +168,71 @@ export class DatabaseService {
         if (attempt >= MAX_ATTEMPTS || !isRetryableConflict(error)) throw error;
       }
     }
+  }
+
+  private async mysqlTransaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    const connection = await BorrowedMysqlConnection.borrow(this.mysqlPool);
+    let healthy = true;
+    try {
+      await connection.control('START TRANSACTION');
+      const result = await work({
+        select: (sql, parameters) => connection.execute(sql, parameters),
+        run: (sql, parameters) => connection.execute(sql, parameters).then(() => undefined),
+      });
+      await connection.control('COMMIT');
+      return result;
+    } catch (error) {
+      // A connection that cannot roll back is not given to the next request.
+      healthy = await connection.control('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      throw error;
+    } finally {
+      connection.release(healthy);
+    }
+  }
+
+  private async sqliteTransaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    const connection = this.sqliteConnection;
+    this.sqliteStatement('BEGIN IMMEDIATE').run();
+    try {
+      const result = await work({
+        select: (sql, parameters) => Promise.resolve(this.sqliteStatement(sql).all(...this.sqliteValues(parameters)) as never[]),
+        run: (sql, parameters) => {
+          this.sqliteStatement(sql).run(...this.sqliteValues(parameters));
+          return Promise.resolve();
+        },
+      });
+      this.sqliteStatement('COMMIT').run();
+      return result;
+    } catch (error) {
+      if (connection.inTransaction) this.sqliteStatement('ROLLBACK').run();
+      throw error;
+    }
+  }
+
+  private get mysqlPool(): MysqlPool {
+    return (this.dataSource.driver as unknown as { pool: MysqlPool }).pool;
+  }
+
+  private get sqliteConnection(): SqliteConnection {
+    return (this.dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
+  }
+
+  /** better-sqlite3 statements are prepared once per SQL text and kept. */
+  private sqliteStatement(sql: string): SqliteStatement {
+    let statement = this.sqliteStatements.get(sql);
+    if (statement === undefined) {
+      statement = this.sqliteConnection.prepare(sql);
+      this.sqliteStatements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** better-sqlite3 cannot bind a Date; store-compatible text is what TypeORM writes there. */
+  private sqliteValues(parameters: readonly unknown[]): unknown[] {
+    return parameters.map((p): unknown => (p instanceof Date ? DateUtils.mixedDateToUtcDatetimeString(p) : p));
   }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {

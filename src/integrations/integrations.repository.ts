@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
-import { DatabaseService } from '../database/database.service';
-import { IntegrationEntity } from './integration.entity';
+import { DatabaseService, type SqlTransaction } from '../database/database.service';
 
 /** The tenant columns a read needs: is it live, and its wrapped data key. */
 export interface TenantKeyRow {
+  id: string;
   deleted: boolean;
   dataKeyWrapped: string | null;
   dataKeyVersion: number;
@@ -30,8 +29,18 @@ interface JoinedRow {
   revision: number | string | null;
 }
 
-function toTenantKey(row: JoinedRow): TenantKeyRow {
-  return { deleted: row.tenant_deleted_at !== null, dataKeyWrapped: row.data_key_wrapped, dataKeyVersion: Number(row.data_key_version) };
+/** A whole row to write: the columns of IntegrationEntity. */
+export interface IntegrationRecord extends IntegrationRow {
+  tenantId: string;
+  createdAt: Date;
+  updatedAt: Date;
+  verifyStatus: string | null;
+  verifyMessage: string | null;
+  verifiedAt: Date | null;
+}
+
+function toTenantKey(tenantId: string, row: JoinedRow): TenantKeyRow {
+  return { id: tenantId, deleted: row.tenant_deleted_at !== null, dataKeyWrapped: row.data_key_wrapped, dataKeyVersion: Number(row.data_key_version) };
 }
 
 function toIntegration(row: JoinedRow): IntegrationRow | undefined {
@@ -57,7 +66,7 @@ export class IntegrationsRepository {
       [id, tenantId],
     );
     if (rows.length === 0) return {};
-    return { tenant: toTenantKey(rows[0]), integration: toIntegration(rows[0]) };
+    return { tenant: toTenantKey(tenantId, rows[0]), integration: toIntegration(rows[0]) };
   }
 
   async findPage(tenantId: string, limit: number, offset: number): Promise<{ tenant?: TenantKeyRow; items: IntegrationRow[]; total: number }> {
@@ -77,13 +86,49 @@ export class IntegrationsRepository {
       ),
     ]);
     if (tenants.length === 0) return { items: [], total: 0 };
-    const tenant = toTenantKey(tenants[0]);
+    const tenant = toTenantKey(tenantId, tenants[0]);
     if (tenant.deleted) return { tenant, items: [], total: 0 };
     return { tenant, items: rows.map((row) => toIntegration(row)).filter((row) => row !== undefined), total: Number(tenants[0].total) };
   }
 
-  /** Inside a write transaction (the tenant row already locked). */
-  async findForWrite(manager: EntityManager, tenantId: string, id: string): Promise<IntegrationEntity | null> {
-    return manager.findOne(IntegrationEntity, { where: { tenantId, id } });
+  /**
+   * The first statement of a write: locks the tenant row (and the integration
+   * row, when there is one) until the transaction ends, so writes and key
+   * rotation of one tenant queue instead of racing, and reads both in the
+   * same lookup as `findOne`.
+   */
+  async lockForWrite(tx: SqlTransaction, tenantId: string, id: string): Promise<{ tenant?: TenantKeyRow; integration?: IntegrationRow }> {
+    const rows = await tx.select<JoinedRow>(
+      `SELECT t.deleted_at AS tenant_deleted_at, t.data_key_wrapped, t.data_key_version,
+              i.id, i.type, i.config, i.secrets, i.revision
+         FROM tenants t
+         LEFT JOIN integrations i ON i.tenant_id = t.id AND i.id = ?
+        WHERE t.id = ?${this.db.forUpdate}`,
+      [id, tenantId],
+    );
+    if (rows.length === 0) return {};
+    return { tenant: toTenantKey(tenantId, rows[0]), integration: toIntegration(rows[0]) };
+  }
+
+  async insert(tx: SqlTransaction, row: IntegrationRecord): Promise<void> {
+    await tx.run(
+      `INSERT INTO integrations (tenant_id, id, type, config, secrets, revision, created_at, updated_at, verify_status, verify_message, verified_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [row.tenantId, row.id, row.type, row.config, row.secrets, row.revision, row.createdAt, row.updatedAt, row.verifyStatus, row.verifyMessage, row.verifiedAt],
+    );
+  }
+
+  /** Every column but the key and created_at. */
+  async update(tx: SqlTransaction, row: IntegrationRecord): Promise<void> {
+    await tx.run(
+      `UPDATE integrations
+          SET type = ?, config = ?, secrets = ?, revision = ?, updated_at = ?, verify_status = ?, verify_message = ?, verified_at = ?
+        WHERE tenant_id = ? AND id = ?`,
+      [row.type, row.config, row.secrets, row.revision, row.updatedAt, row.verifyStatus, row.verifyMessage, row.verifiedAt, row.tenantId, row.id],
+    );
+  }
+
+  async remove(tx: SqlTransaction, tenantId: string, id: string): Promise<void> {
+    await tx.run('DELETE FROM integrations WHERE tenant_id = ? AND id = ?', [tenantId, id]);
   }
 }

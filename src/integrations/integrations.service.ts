@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import {
   IntegrationNotFoundError,
   PreconditionFailedError,
@@ -11,12 +10,9 @@ import {
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { DataKeyService } from '../crypto/data-key.service';
 import { decryptSecret, DoubleEncryptionError, encryptSecret } from '../crypto/secret-cipher';
-import { DatabaseService } from '../database/database.service';
-import type { TenantEntity } from '../tenants/tenant.entity';
-import { TenantsService } from '../tenants/tenants.service';
+import { DatabaseService, type SqlTransaction } from '../database/database.service';
 import { applyPatch, IntegrationBodyValidator, isJsonObject, type IntegrationInput } from './integration-body.validator';
-import { IntegrationEntity } from './integration.entity';
-import { IntegrationsRepository, type IntegrationRow, type TenantKeyRow } from './integrations.repository';
+import { IntegrationsRepository, type IntegrationRecord, type IntegrationRow, type TenantKeyRow } from './integrations.repository';
 import type { VerificationResult } from './verification/verification-result';
 import { findVendor, type Vendor } from './vendors/registry';
 import { etagOf, ifMatchAllows, SECRET_MASK, toWire, type IntegrationWire } from './wire-format';
@@ -62,7 +58,6 @@ export class IntegrationsService {
   constructor(
     private readonly db: DatabaseService,
     private readonly repository: IntegrationsRepository,
-    private readonly tenants: TenantsService,
     private readonly dataKeys: DataKeyService,
     private readonly validator: IntegrationBodyValidator,
     @Inject(CONFIGURATION) config: Configuration,
@@ -74,13 +69,13 @@ export class IntegrationsService {
     const { tenant, integration } = await this.repository.findOne(tenantId, id);
     if (tenant === undefined || tenant.deleted) throw new TenantNotFoundError(tenantId);
     if (integration === undefined) throw new IntegrationNotFoundError(tenantId, id);
-    return { wire: this.present(tenantId, tenant, integration, options), etag: etagOf(integration.revision) };
+    return { wire: this.present(tenant, integration, options), etag: etagOf(integration.revision) };
   }
 
   async list(tenantId: string, limit: number, offset: number, options: ReadOptions): Promise<{ items: IntegrationWire[]; total: number }> {
     const { tenant, items, total } = await this.repository.findPage(tenantId, limit, offset);
     if (tenant === undefined || tenant.deleted) throw new TenantNotFoundError(tenantId);
-    return { items: items.map((row) => this.present(tenantId, tenant, row, options)), total };
+    return { items: items.map((row) => this.present(tenant, row, options)), total };
   }
 
   /**
@@ -89,9 +84,8 @@ export class IntegrationsService {
    * fifty parallel creates of one id end as one row.
    */
   async put(tenantId: string, input: IntegrationInput, options: WriteOptions): Promise<IntegrationResult & { created: boolean }> {
-    return this.db.transaction(async (manager) => {
-      const tenant = await this.tenants.requireLive(manager, tenantId, { lock: true });
-      const existing = await this.repository.findForWrite(manager, tenantId, input.id);
+    return this.db.sqlTransaction(async (tx) => {
+      const { tenant, existing } = await this.lockForWrite(tx, tenantId, input.id);
       this.checkPrecondition(existing, options.ifMatch, options.expectedRevision);
       const sameType = existing !== null && existing.type === input.vendor.type;
       const stored = sameType ? this.decodeStored(existing) : { config: {}, secrets: {} };
@@ -99,7 +93,7 @@ export class IntegrationsService {
       for (const field of input.vendor.serverAssignedFields ?? []) {
         if (input.fields[field] === undefined && stored.config[field] !== undefined) input.fields[field] = stored.config[field];
       }
-      const saved = await this.save(manager, tenant, input, existing, stored.secrets, options.verification);
+      const saved = await this.save(tx, tenant, input, existing, stored.secrets, options.verification);
       return { ...this.presentWritten(tenant, input, saved, options), created: existing === null };
     });
   }
@@ -107,9 +101,8 @@ export class IntegrationsService {
   /** Change some fields (PATCH): fields left out keep their values, `null` clears an optional one; `type` cannot change. */
   async patch(tenantId: string, id: string, body: unknown, options: WriteOptions): Promise<IntegrationResult> {
     if (!isJsonObject(body)) throw new ValidationFailedError('Request body must be a JSON object', [{ field: 'body', message: 'must be a JSON object' }]);
-    return this.db.transaction(async (manager) => {
-      const tenant = await this.tenants.requireLive(manager, tenantId, { lock: true });
-      const existing = await this.repository.findForWrite(manager, tenantId, id);
+    return this.db.sqlTransaction(async (tx) => {
+      const { tenant, existing } = await this.lockForWrite(tx, tenantId, id);
       if (existing === null) throw new IntegrationNotFoundError(tenantId, id);
       this.checkPrecondition(existing, options.ifMatch, options.expectedRevision);
       if (body.type !== undefined && body.type !== existing.type) {
@@ -121,22 +114,28 @@ export class IntegrationsService {
       const current: Record<string, unknown> = { id, type: existing.type, ...stored.config };
       for (const field of Object.keys(stored.secrets)) current[field] = SECRET_MASK;
       const input = await this.validator.validate(applyPatch(current, body, this.vendorOf(existing)), id);
-      const saved = await this.save(manager, tenant, input, existing, stored.secrets, options.verification);
+      const saved = await this.save(tx, tenant, input, existing, stored.secrets, options.verification);
       return this.presentWritten(tenant, input, saved, options, new Set(Object.keys(body)));
     });
   }
 
   async delete(tenantId: string, id: string, ifMatch: string | undefined): Promise<void> {
-    await this.db.transaction(async (manager) => {
-      await this.tenants.requireLive(manager, tenantId, { lock: true });
-      const existing = await this.repository.findForWrite(manager, tenantId, id);
+    await this.db.sqlTransaction(async (tx) => {
+      const { existing } = await this.lockForWrite(tx, tenantId, id);
       if (existing === null) throw new IntegrationNotFoundError(tenantId, id);
       this.checkPrecondition(existing, ifMatch);
-      await manager.delete(IntegrationEntity, { tenantId, id });
+      await this.repository.remove(tx, tenantId, id);
     });
   }
 
-  private checkPrecondition(existing: IntegrationEntity | null, ifMatch: string | undefined, expectedRevision?: number | null): void {
+  /** The live tenant, locked until the transaction ends, and the integration as stored (null: none yet). */
+  private async lockForWrite(tx: SqlTransaction, tenantId: string, id: string): Promise<{ tenant: TenantKeyRow; existing: IntegrationRow | null }> {
+    const { tenant, integration } = await this.repository.lockForWrite(tx, tenantId, id);
+    if (tenant === undefined || tenant.deleted) throw new TenantNotFoundError(tenantId);
+    return { tenant, existing: integration ?? null };
+  }
+
+  private checkPrecondition(existing: IntegrationRow | null, ifMatch: string | undefined, expectedRevision?: number | null): void {
     if (expectedRevision !== undefined && (existing?.revision ?? null) !== expectedRevision) {
       throw new PreconditionFailedError('The integration changed while its credentials were being verified; send the request again');
     }
@@ -153,13 +152,13 @@ export class IntegrationsService {
 
   /** Encrypts what changed, keeps the envelopes of secrets sent back as the mask, and writes the row. */
   private async save(
-    manager: EntityManager,
-    tenant: TenantEntity,
+    tx: SqlTransaction,
+    tenant: TenantKeyRow,
     input: IntegrationInput,
-    existing: IntegrationEntity | null,
+    existing: IntegrationRow | null,
     storedSecrets: SecretEnvelopes,
     verification: VerificationResult | undefined,
-  ): Promise<IntegrationEntity> {
+  ): Promise<IntegrationRecord> {
     const { vendor, fields } = input;
     const config: Record<string, string> = {};
     const secrets: SecretEnvelopes = {};
@@ -189,22 +188,22 @@ export class IntegrationsService {
       }
     }
     const now = new Date();
-    const row: IntegrationEntity = {
+    const row: IntegrationRecord = {
       tenantId: tenant.id,
       id: input.id,
       type: vendor.type,
       config: JSON.stringify(config),
       secrets: JSON.stringify(secrets),
       revision: existing === null ? 1 : existing.revision + 1,
-      createdAt: existing?.createdAt ?? now,
+      createdAt: now,
       updatedAt: now,
       // The last check describes the credentials it checked: new ones start unverified.
       verifyStatus: verification?.status ?? null,
       verifyMessage: verification?.message ?? null,
       verifiedAt: verification?.checkedAt ?? null,
     };
-    if (existing === null) await manager.insert(IntegrationEntity, row);
-    else await manager.update(IntegrationEntity, { tenantId: tenant.id, id: input.id }, row);
+    if (existing === null) await this.repository.insert(tx, row);
+    else await this.repository.update(tx, row);
     return row;
   }
 
@@ -222,7 +221,7 @@ export class IntegrationsService {
     const { config, secrets } = this.decodeStored(integration);
     const fields: Record<string, string> = { ...config };
     for (const [field, envelope] of Object.entries(secrets)) {
-      fields[field] = this.decrypt(tenantId, { ...tenant, id: tenantId }, integration.id, field, envelope);
+      fields[field] = this.decrypt(tenant, integration.id, field, envelope);
     }
     return { vendor: this.vendorOf(integration), fields, revision: integration.revision };
   }
@@ -235,7 +234,7 @@ export class IntegrationsService {
 
   // --- end of verification ---
 
-  private tenantDataKey(tenant: { id: string; dataKeyWrapped: string | null; dataKeyVersion: number }): Buffer {
+  private tenantDataKey(tenant: TenantKeyRow): Buffer {
     if (tenant.dataKeyWrapped === null) throw new TenantNotFoundError(tenant.id);
     return this.dataKeys.unwrap(tenant.id, tenant.dataKeyVersion, tenant.dataKeyWrapped);
   }
@@ -244,15 +243,24 @@ export class IntegrationsService {
     return { config: JSON.parse(row.config) as Record<string, string>, secrets: JSON.parse(row.secrets) as SecretEnvelopes };
   }
 
-  /** A stored integration on the wire: secrets masked, or decrypted for a revealing token. */
-  private present(tenantId: string, tenant: TenantKeyRow, row: IntegrationRow, options: ReadOptions): IntegrationWire {
+  /**
+   * A stored integration on the wire: secrets masked, or decrypted for a
+   * revealing token. Built in one pass over the vendor's fields (this runs
+   * for every row of every read).
+   */
+  private present(tenant: TenantKeyRow, row: IntegrationRow, options: ReadOptions): IntegrationWire {
     const vendor = this.vendorOf(row);
     const { config, secrets } = this.decodeStored(row);
-    const fields: Record<string, string> = { ...config };
-    for (const field of Object.keys(secrets)) {
-      fields[field] = options.reveal ? this.decrypt(tenantId, { ...tenant, id: tenantId }, row.id, field, secrets[field]) : SECRET_MASK;
+    const wire: IntegrationWire = { id: row.id, type: vendor.type };
+    for (const field of vendor.fields) {
+      const name = field.name;
+      if (!field.secret) {
+        if (config[name] !== undefined) wire[name] = config[name];
+      } else if (secrets[name] !== undefined) {
+        wire[name] = options.reveal ? this.decrypt(tenant, row.id, name, secrets[name]) : SECRET_MASK;
+      }
     }
-    return toWire(vendor, row.id, fields);
+    return wire;
   }
 
   /**
@@ -261,9 +269,9 @@ export class IntegrationsService {
    * token, decrypted.
    */
   private presentWritten(
-    tenant: TenantEntity,
+    tenant: TenantKeyRow,
     input: IntegrationInput,
-    saved: IntegrationEntity,
+    saved: IntegrationRecord,
     options: ReadOptions,
     sentFields?: ReadonlySet<string>,
   ): IntegrationResult {
@@ -273,18 +281,13 @@ export class IntegrationsService {
       const sent = input.fields[field];
       const echo = sent !== undefined && sent !== SECRET_MASK && (sentFields === undefined || sentFields.has(field));
       if (echo) fields[field] = sent;
-      else fields[field] = options.reveal ? this.decrypt(tenant.id, tenant, saved.id, field, envelopes[field]) : SECRET_MASK;
+      else fields[field] = options.reveal ? this.decrypt(tenant, saved.id, field, envelopes[field]) : SECRET_MASK;
     }
     return { wire: toWire(input.vendor, saved.id, fields), etag: etagOf(saved.revision) };
   }
 
-  private decrypt(
-    tenantId: string,
-    tenant: { id: string; dataKeyWrapped: string | null; dataKeyVersion: number },
-    integrationId: string,
-    field: string,
-    envelope: string,
-  ): string {
+  private decrypt(tenant: TenantKeyRow, integrationId: string, field: string, envelope: string): string {
+    const tenantId = tenant.id;
     try {
       const dataKey = this.tenantDataKey(tenant);
       return decryptSecret(dataKey, tenant.dataKeyVersion, { tenantId, integrationId, field }, envelope);

@@ -4,7 +4,7 @@ import { type Env, ConfigError, readInt, readVar } from './config-error';
 /**
  * How tokens are checked. The algorithm follows from the configured key and is
  * pinned, so a token cannot pick its own (no `none`, no HS256 signed with a
- * public key). Keys are KeyObjects: passport-jwt would otherwise re-parse a
+ * public key). Keys are KeyObjects: jsonwebtoken would otherwise re-parse a
  * string secret on every request.
  */
 export type JwtKeySource =

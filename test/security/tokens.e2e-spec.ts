@@ -9,9 +9,6 @@ import { startTestApp, TEST_JWT_SECRET, token, type TestApp } from '../helpers/t
  * 401 in the error format. Each bad token carries the platform:admin scope, so
  * an accepted one would answer 200; each configuration first shows that a good
  * token does get 200.
- *
- * One app at a time: passport keeps strategies in a process-wide registry, so
- * the JWT strategy of the app built last would check every app's tokens.
  */
 const ISSUER = 'integrations-api';
 const AUDIENCE = 'integrations-api';

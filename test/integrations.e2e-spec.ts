@@ -150,7 +150,12 @@ describe('Integrations: the original contract', () => {
       const page = await t.http().get(`/tenants/${tenant}/integrations?limit=2&offset=1`).set(...admin);
       expect(page.body.map((i: { id: string }) => i.id)).toEqual(['salesforce', 'sendgrid']);
       expect(page.headers['x-total-count']).toBe('4');
-      expect((await t.http().get(`/tenants/${tenant}/integrations?limit=1001`).set(...admin)).status).toBe(400);
+      const tooMany = await t.http().get(`/tenants/${tenant}/integrations?limit=1001`).set(...admin);
+      expect(tooMany.status).toBe(400);
+      expect(tooMany.body.details).toEqual([{ field: 'limit', message: 'limit must be an integer from 1 to 1000' }]);
+      const unknown = await t.http().get(`/tenants/${tenant}/integrations?sort=id`).set(...admin);
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error).toBe('Validation failed (unknown field: sort)');
     });
 
     it('answers 404 for an integration that does not exist', async () => {

@@ -1,10 +1,10 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { mayRevealSecrets, Scope, type Principal } from '../auth/scopes';
 import { ApiErrors } from '../common/openapi';
-import { PageQuery } from '../common/pagination';
+import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
 import { ResourceIdPipe } from '../common/pipes/resource-id.pipe';
 import { IntegrationBody, IntegrationBodyPipe } from './integration-body.pipe';
 import type { IntegrationInput } from './integration-body.validator';
@@ -21,6 +21,7 @@ const IF_MATCH = { name: 'If-Match', required: false, description: 'ETag of your
 @ApiBearerAuth()
 @ApiParam({ name: 'iid', description: 'Tenant id' })
 @Controller('tenants/:iid/integrations')
+// `:iid` needs no pipe: JwtAuthGuard checks it (id rules, and the token's tenants) before any pipe runs.
 export class IntegrationsController {
   constructor(
     private readonly integrations: IntegrationsService,
@@ -32,10 +33,11 @@ export class IntegrationsController {
   @ApiOperation({ summary: "The tenant's integrations, sorted by id", description: 'Secrets are masked unless the token has integrations:secrets.' })
   @ApiIntegrationResponse(200, 'The integrations in the wire format', true)
   @ApiHeader({ name: 'X-Total-Count', required: false, description: 'Number of integrations in all pages' })
+  @ApiPageQuery()
   @ApiErrors(400, 403, 404)
   async list(
-    @Param('iid', ResourceIdPipe) iid: string,
-    @Query() page: PageQuery,
+    @Param('iid') iid: string,
+    @Page() page: PageQuery,
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<IntegrationWire[]> {
@@ -51,7 +53,7 @@ export class IntegrationsController {
   @ApiIntegrationResponse(200, 'The integration; its ETag header is its version')
   @ApiErrors(400, 403, 404)
   async get(
-    @Param('iid', ResourceIdPipe) iid: string,
+    @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) id: string,
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -74,7 +76,7 @@ export class IntegrationsController {
   @ApiReplacedOrDryRun()
   @ApiErrors(400, 403, 404, 412, 413, 415, 422, 428)
   async putById(
-    @Param('iid', ResourceIdPipe) iid: string,
+    @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) _id: string,
     @IntegrationBody(IntegrationBodyPipe) input: IntegrationInput,
     @DryRun() dryRun: boolean,
@@ -94,7 +96,7 @@ export class IntegrationsController {
   @ApiReplacedOrDryRun()
   @ApiErrors(400, 403, 404, 412, 413, 415, 422, 428)
   async putFromBody(
-    @Param('iid', ResourceIdPipe) iid: string,
+    @Param('iid') iid: string,
     @IntegrationBody(IntegrationBodyPipe) input: IntegrationInput,
     @DryRun() dryRun: boolean,
     @Headers('if-match') ifMatch: string | undefined,
@@ -116,7 +118,7 @@ export class IntegrationsController {
   @ApiIntegrationResponse(200, 'The integration after the change')
   @ApiErrors(400, 403, 404, 412, 413, 415, 422, 428)
   async patch(
-    @Param('iid', ResourceIdPipe) iid: string,
+    @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) id: string,
     @Body() body: unknown,
     @Headers('if-match') ifMatch: string | undefined,
@@ -137,7 +139,7 @@ export class IntegrationsController {
   @ApiHeader(IF_MATCH)
   @ApiErrors(400, 403, 404, 412, 428)
   async delete(
-    @Param('iid', ResourceIdPipe) iid: string,
+    @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) id: string,
     @Headers('if-match') ifMatch: string | undefined,
   ): Promise<void> {

@@ -1,10 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Scope, type Principal } from '../auth/scopes';
 import { ApiErrors } from '../common/openapi';
-import { PageQuery } from '../common/pagination';
+import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
 import { CreateTenantDto, TenantResponse, UpdateTenantDto } from './dto/tenant.dto';
 import { TenantsService, toTenantResponse } from './tenants.service';
 
@@ -26,10 +26,11 @@ export class TenantsController {
   @ApiOperation({ summary: 'The tenants this token may see, sorted by id' })
   @ApiOkResponse({ type: [TenantResponse] })
   @ApiHeader({ name: 'X-Total-Count', description: 'Number of tenants in all pages', required: false })
+  @ApiPageQuery()
   @ApiErrors(400)
   async list(
     @CurrentPrincipal() principal: Principal,
-    @Query() page: PageQuery,
+    @Page() page: PageQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TenantResponse[]> {
     const { items, total } = await this.tenants.list(principal, page.limit, page.offset);

@@ -28,7 +28,7 @@ export class VerificationController {
   })
   @ApiResponse({ status: 200, description: 'The result: ok or failed, with the reason', schema: VERIFICATION_SCHEMA })
   @ApiErrors(400, 403, 404)
-  async verify(@Param('iid', ResourceIdPipe) iid: string, @Param('id', ResourceIdPipe) id: string): Promise<VerificationWire> {
+  async verify(@Param('iid') iid: string, @Param('id', ResourceIdPipe) id: string): Promise<VerificationWire> {
     return toVerificationWire(await this.verification.verifyStored(iid, id));
   }
 
@@ -40,7 +40,7 @@ export class VerificationController {
   })
   @ApiResponse({ status: 200, description: 'The last result', schema: VERIFICATION_SCHEMA })
   @ApiErrors(400, 403, 404)
-  async last(@Param('iid', ResourceIdPipe) iid: string, @Param('id', ResourceIdPipe) id: string): Promise<VerificationWire> {
+  async last(@Param('iid') iid: string, @Param('id', ResourceIdPipe) id: string): Promise<VerificationWire> {
     return toVerificationWire(await this.verification.lastResult(iid, id));
   }
 }

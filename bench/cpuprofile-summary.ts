@@ -67,6 +67,8 @@ function shortUrl(url: string): string {
   if (nm >= 0) return url.slice(nm + '/node_modules/'.length);
   const dist = url.indexOf('/dist/');
   if (dist >= 0) return url.slice(dist + 1);
+  const baseline = url.indexOf('/.baseline-build/');
+  if (baseline >= 0) return url.slice(baseline + 1);
   return url.replace(/^file:\/\//, '');
 }
 
@@ -129,10 +131,10 @@ export function summarizeProfile(file: string, options: SummaryOptions = {}): st
   out.push(`Top ${top} frames by inclusive time (self + callees), service code and packages:`);
   const interesting = new Map(
     [...inclusive.entries()].filter(
-      ([k]) => /dist\/|node_modules|^\w[^ ]* node:/.test(k) && !/processTicksAndRejections|listOnTimeout/.test(k),
+      ([k]) => /dist\/|\.baseline-build\/|node_modules|^\w[^ ]* node:/.test(k) && !/processTicksAndRejections|listOnTimeout/.test(k),
     ),
   );
-  for (const [key, us] of sorted(interesting, top)) out.push(`  ${pct(us, total)}  ${key}`);
+  for (const [key, us] of sorted(interesting, top * 2)) out.push(`  ${pct(us, total)}  ${key}`);
   return out.join('\n');
 }
 

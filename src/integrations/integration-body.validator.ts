@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ValidationFailedError } from '../common/errors/domain-errors';
-import { createValidationPipe } from '../common/pipes/validation';
+import { validateFlatBody } from '../common/pipes/validation';
 import { isResourceId } from '../common/validation/resource-id';
 import { findVendor, VENDOR_TYPES, type Vendor } from './vendors/registry';
 import { SECRET_MASK } from './wire-format';
@@ -46,14 +46,12 @@ function invalid(field: string, message: string): ValidationFailedError {
 
 /**
  * The discriminated body: picks the vendor from `type` (or from `id` when it
- * is a vendor type, as the original Twilio example relies on), then runs the
- * service's one ValidationPipe with that vendor's DTO, so every validation
- * error has the same shape.
+ * is a vendor type, as the original Twilio example relies on), then validates
+ * it against that vendor's DTO with the checks of the service's one
+ * ValidationPipe, so every validation error has the same shape.
  */
 @Injectable()
 export class IntegrationBodyValidator {
-  private readonly pipe = createValidationPipe();
-
   async validate(body: unknown, pathId: string | undefined): Promise<IntegrationInput> {
     if (!isJsonObject(body)) throw invalid('body', 'Request body must be a JSON object');
     if (body.id !== undefined && pathId !== undefined && body.id !== pathId) {
@@ -70,7 +68,7 @@ export class IntegrationBodyValidator {
     const vendor = typeof type === 'string' ? findVendor(type) : undefined;
     if (vendor === undefined) throw invalid('type', `Unknown type ${quote(type)}; known types: ${VENDOR_TYPES.join(', ')}`);
 
-    const dto = (await this.pipe.transform(body, { type: 'body', metatype: vendor.dto })) as Record<string, unknown>;
+    const dto = validateFlatBody(vendor.dto, body) as unknown as Record<string, unknown>;
     const fields: Record<string, string> = {};
     for (const field of vendor.fields) {
       const value = dto[field.name];

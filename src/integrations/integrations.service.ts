@@ -50,6 +50,13 @@ export interface IntegrationResult {
 /** Stored secrets: field → enc:v1 envelope under the tenant's data key. */
 type SecretEnvelopes = Record<string, string>;
 
+/** A row just written, with its JSON columns also as objects (the answer is built from them). */
+interface Written {
+  record: IntegrationRecord;
+  config: Record<string, string>;
+  secrets: SecretEnvelopes;
+}
+
 @Injectable()
 export class IntegrationsService {
   private readonly logger = new Logger('Integrations');
@@ -158,7 +165,7 @@ export class IntegrationsService {
     existing: IntegrationRow | null,
     storedSecrets: SecretEnvelopes,
     verification: VerificationResult | undefined,
-  ): Promise<IntegrationRecord> {
+  ): Promise<Written> {
     const { vendor, fields } = input;
     const config: Record<string, string> = {};
     const secrets: SecretEnvelopes = {};
@@ -204,7 +211,7 @@ export class IntegrationsService {
     };
     if (existing === null) await this.repository.insert(tx, row);
     else await this.repository.update(tx, row);
-    return row;
+    return { record: row, config, secrets };
   }
 
   // --- Verification (issue 6): the plaintext credentials a vendor check needs ---
@@ -271,19 +278,19 @@ export class IntegrationsService {
   private presentWritten(
     tenant: TenantKeyRow,
     input: IntegrationInput,
-    saved: IntegrationRecord,
+    saved: Written,
     options: ReadOptions,
     sentFields?: ReadonlySet<string>,
   ): IntegrationResult {
-    const fields: Record<string, string> = { ...(JSON.parse(saved.config) as Record<string, string>) };
-    const envelopes = JSON.parse(saved.secrets) as SecretEnvelopes;
-    for (const field of Object.keys(envelopes)) {
+    const { record, config, secrets } = saved;
+    const fields: Record<string, string> = { ...config };
+    for (const field of Object.keys(secrets)) {
       const sent = input.fields[field];
       const echo = sent !== undefined && sent !== SECRET_MASK && (sentFields === undefined || sentFields.has(field));
       if (echo) fields[field] = sent;
-      else fields[field] = options.reveal ? this.decrypt(tenant, saved.id, field, envelopes[field]) : SECRET_MASK;
+      else fields[field] = options.reveal ? this.decrypt(tenant, record.id, field, secrets[field]) : SECRET_MASK;
     }
-    return { wire: toWire(input.vendor, saved.id, fields), etag: etagOf(saved.revision) };
+    return { wire: toWire(input.vendor, record.id, fields), etag: etagOf(record.revision) };
   }
 
   private decrypt(tenant: TenantKeyRow, integrationId: string, field: string, envelope: string): string {

@@ -1,4 +1,5 @@
 import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { validateSync, type ValidatorOptions } from 'class-validator';
 import { ValidationFailedError, type ErrorDetail } from '../errors/domain-errors';
 
 /** One entry per invalid field, its messages joined. Values are never quoted (they may be secrets). */
@@ -60,16 +61,43 @@ function bodyProblems(body: object): ErrorDetail[] {
  */
 class StrictValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'body' && typeof value === 'object' && value !== null) {
-      const problems = bodyProblems(value);
-      if (problems.length > 0) throw validationFailed(problems);
-      if (!Array.isArray(value)) {
-        const dropped = Object.keys(value).filter((key) => key in Object.prototype || key === 'prototype');
-        if (dropped.length > 0) throw validationFailed(dropped.map((field) => ({ field, message: `property ${field} should not exist` })));
-      }
-    }
+    if (metadata.type === 'body' && typeof value === 'object' && value !== null) refuseWhatNoDtoAccepts(value);
     return super.transform(value, metadata);
   }
+}
+
+function refuseWhatNoDtoAccepts(body: object): void {
+  const problems = bodyProblems(body);
+  if (problems.length > 0) throw validationFailed(problems);
+  if (!Array.isArray(body)) {
+    const dropped = Object.keys(body).filter((key) => key in Object.prototype || key === 'prototype');
+    if (dropped.length > 0) throw validationFailed(dropped.map((field) => ({ field, message: `property ${field} should not exist` })));
+  }
+}
+
+/** What the pipe hands class-validator: unknown fields are refused, not stripped. */
+const VALIDATOR_OPTIONS: ValidatorOptions = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  validationError: { target: false, value: false },
+};
+
+/**
+ * The pipe's validation for a DTO whose properties are all plain strings (the
+ * vendor DTOs): the same checks, refusals and error format, with
+ * class-validator run directly on a copy of the body. class-transformer's
+ * instance building and the pipe around it have nothing to convert in such a
+ * body and cost about 40 µs of every integration write.
+ */
+export function validateFlatBody<T extends object>(dto: new () => T, body: Record<string, unknown>): T {
+  // Keys such as __proto__ or constructor are refused here, before the copy below could assign them.
+  refuseWhatNoDtoAccepts(body);
+  const instance = new dto() as Record<string, unknown>;
+  for (const key of Object.keys(body)) instance[key] = body[key];
+  const errors = validateSync(instance, VALIDATOR_OPTIONS);
+  if (errors.length > 0) throw validationFailed(toDetails(errors));
+  return instance as T;
 }
 
 /**
@@ -79,12 +107,9 @@ class StrictValidationPipe extends ValidationPipe {
  */
 export function createValidationPipe(): ValidationPipe {
   return new StrictValidationPipe({
-    whitelist: true,
-    forbidNonWhitelisted: true,
-    forbidUnknownValues: true,
+    ...VALIDATOR_OPTIONS,
     transform: true,
     transformOptions: { enableImplicitConversion: false },
-    validationError: { target: false, value: false },
     exceptionFactory: (errors) => validationFailed(toDetails(errors)),
   });
 }

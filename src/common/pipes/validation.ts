@@ -60,8 +60,14 @@ function bodyProblems(body: object): ErrorDetail[] {
  * body is checked for what no DTO can accept first (a 400, not a stack overflow's 500).
  */
 class StrictValidationPipe extends ValidationPipe {
-  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+  // Not `async`: most parameters (path strings, the principal, custom decorators) have
+  // no DTO to validate, and answering them synchronously spares every request two
+  // promises per parameter. Nest awaits whatever a pipe returns (PipeTransform's
+  // transform returns `any`; the cast below only satisfies ValidationPipe's narrower
+  // declaration), and a throw here reaches the exception filter like a rejection.
+  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body' && typeof value === 'object' && value !== null) refuseWhatNoDtoAccepts(value);
+    if (!metadata.metatype || !this.toValidate(metadata)) return this.transformPrimitive(value, metadata) as Promise<unknown>;
     return super.transform(value, metadata);
   }
 }

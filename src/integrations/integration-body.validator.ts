@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { ValidationFailedError } from '../common/errors/domain-errors';
-import { validateFlatBody } from '../common/pipes/validation';
+import { refuseWhatNoDtoAccepts, validationFailed } from '../common/pipes/validation';
 import { isResourceId } from '../common/validation/resource-id';
 import { findVendor, VENDOR_TYPES, type Vendor } from './vendors/registry';
+import { vendorBodyProblems } from './vendor-body-check';
 import { SECRET_MASK } from './wire-format';
 
 /** A request body that passed its vendor's validation. */
@@ -47,8 +48,9 @@ function invalid(field: string, message: string): ValidationFailedError {
 /**
  * The discriminated body: picks the vendor from `type` (or from `id` when it
  * is a vendor type, as the original Twilio example relies on), then validates
- * it against that vendor's DTO with the checks of the service's one
- * ValidationPipe, so every validation error has the same shape.
+ * it with the checks that vendor's DTO declares (vendorBodyProblems), in the
+ * error format of the service's one ValidationPipe, so every validation error
+ * has the same shape.
  */
 @Injectable()
 export class IntegrationBodyValidator {
@@ -68,10 +70,12 @@ export class IntegrationBodyValidator {
     const vendor = typeof type === 'string' ? findVendor(type) : undefined;
     if (vendor === undefined) throw invalid('type', `Unknown type ${quote(type)}; known types: ${VENDOR_TYPES.join(', ')}`);
 
-    const dto = validateFlatBody(vendor.dto, body) as unknown as Record<string, unknown>;
+    refuseWhatNoDtoAccepts(body);
+    const problems = vendorBodyProblems(vendor, body);
+    if (problems.length > 0) throw validationFailed(problems);
     const fields: Record<string, string> = {};
     for (const field of vendor.fields) {
-      const value = dto[field.name];
+      const value = body[field.name];
       if (typeof value === 'string') fields[field.name] = value;
     }
     return { id, vendor, fields };

@@ -1,5 +1,5 @@
 import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
-import { validateSync, type ValidatorOptions } from 'class-validator';
+import type { ValidatorOptions } from 'class-validator';
 import { ValidationFailedError, type ErrorDetail } from '../errors/domain-errors';
 
 /** One entry per invalid field, its messages joined. Values are never quoted (they may be secrets). */
@@ -72,7 +72,8 @@ class StrictValidationPipe extends ValidationPipe {
   }
 }
 
-function refuseWhatNoDtoAccepts(body: object): void {
+/** Throws the 400 for what no DTO accepts: see bodyProblems, and keys every object has. */
+export function refuseWhatNoDtoAccepts(body: object): void {
   const problems = bodyProblems(body);
   if (problems.length > 0) throw validationFailed(problems);
   if (!Array.isArray(body)) {
@@ -82,29 +83,12 @@ function refuseWhatNoDtoAccepts(body: object): void {
 }
 
 /** What the pipe hands class-validator: unknown fields are refused, not stripped. */
-const VALIDATOR_OPTIONS: ValidatorOptions = {
+export const VALIDATOR_OPTIONS: ValidatorOptions = {
   whitelist: true,
   forbidNonWhitelisted: true,
   forbidUnknownValues: true,
   validationError: { target: false, value: false },
 };
-
-/**
- * The pipe's validation for a DTO whose properties are all plain strings (the
- * vendor DTOs): the same checks, refusals and error format, with
- * class-validator run directly on a copy of the body. class-transformer's
- * instance building and the pipe around it have nothing to convert in such a
- * body and cost about 40 µs of every integration write.
- */
-export function validateFlatBody<T extends object>(dto: new () => T, body: Record<string, unknown>): T {
-  // Keys such as __proto__ or constructor are refused here, before the copy below could assign them.
-  refuseWhatNoDtoAccepts(body);
-  const instance = new dto() as Record<string, unknown>;
-  for (const key of Object.keys(body)) instance[key] = body[key];
-  const errors = validateSync(instance, VALIDATOR_OPTIONS);
-  if (errors.length > 0) throw validationFailed(toDetails(errors));
-  return instance as T;
-}
 
 /**
  * The one ValidationPipe of the service (APP_PIPE), also reused by the

@@ -14,8 +14,8 @@ import type { Vendor } from './vendors/registry';
  *
  * The decorators stay the source of truth (the registry and the OpenAPI
  * document read them). vendor-body-check.spec.ts runs both on a table of bodies
- * for every vendor and fails when they disagree, so a new rule on a DTO cannot
- * be forgotten here.
+ * for every vendor and fails when they disagree, so a rule changed on a DTO
+ * and not here shows up as a failing case.
  *
  * The body must already have passed refuseWhatNoDtoAccepts (prototype keys,
  * depth, lone surrogates).

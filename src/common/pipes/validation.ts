@@ -91,9 +91,10 @@ export const VALIDATOR_OPTIONS: ValidatorOptions = {
 };
 
 /**
- * The one ValidationPipe of the service (APP_PIPE), also reused by the
- * discriminated-body pipe so every validation error looks alike: unknown fields
- * are refused, not stripped, and nothing is converted implicitly.
+ * The one ValidationPipe of the service (APP_PIPE): unknown fields are
+ * refused, not stripped, and nothing is converted implicitly. Integration
+ * bodies are checked by vendorBodyProblems with the same options' rules and
+ * the same error format (validationFailed), so every validation error looks alike.
  */
 export function createValidationPipe(): ValidationPipe {
   return new StrictValidationPipe({

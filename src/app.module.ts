@@ -6,7 +6,7 @@ import { createValidationPipe } from './common/pipes/validation';
 import { ConfigModule } from './config/config.module';
 import type { Configuration } from './config/configuration';
 import { CryptoModule } from './crypto/crypto.module';
-import { KeysModule } from './crypto/keys.module';
+import { KeyRingCheckModule } from './crypto/keys.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { IntegrationsModule } from './integrations/integrations.module';
@@ -28,9 +28,9 @@ export class AppModule {
         DatabaseModule,
         AuthModule,
         CryptoModule,
-        KeysModule,
         TenantsModule,
         IntegrationsModule,
+        KeyRingCheckModule,
         HealthModule,
       ],
       providers: [

@@ -5,10 +5,13 @@
  */
 import 'reflect-metadata';
 import 'dotenv/config';
-import { mintToken, parseDuration } from './auth/token-minter';
-import { ConfigError, loadConfiguration } from './config/configuration';
+import { NestFactory } from '@nestjs/core';
+import { parseDuration } from './auth/token-minter';
+import { CliModule } from './cli/cli.module';
+import { KeysCommand } from './cli/keys.command';
+import { TokenCommand } from './cli/token.command';
+import { ConfigError, loadConfiguration, type Configuration } from './config/configuration';
 import { generateKeyEntry } from './crypto/master-key-ring';
-import { runKeysCommand } from './crypto/keys.command';
 
 type Options = Record<string, string | true>;
 
@@ -42,6 +45,16 @@ const USAGE = `Usage: node dist/cli.js <command> [options]
                  --reencrypt also gives each tenant a new data key and re-encrypts its secrets
 `;
 
+/** Runs `work` with a service from the command's Nest application context, then closes it (and its database pool). */
+async function withContext<T, R>(config: Configuration, needs: 'token' | 'keys', type: new (...args: never[]) => T, work: (service: T) => Promise<R>): Promise<R> {
+  const context = await NestFactory.createApplicationContext(CliModule.forRoot(config, needs), { logger: false, abortOnError: false });
+  try {
+    return await work(context.get(type));
+  } finally {
+    await context.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const options = parseOptions(rest);
@@ -51,12 +64,13 @@ async function main(argv: string[]): Promise<number> {
       const scopes = (text(options, 'scope') ?? '').split(/[\s,]+/).filter(Boolean);
       if (scopes.length === 0) throw new ConfigError('--scope is required, e.g. --scope "integrations:read integrations:write"');
       const tenants = text(options, 'tenants');
-      const token = mintToken(config.auth, {
+      const mint = {
         subject: text(options, 'sub') ?? 'dev-cli',
         scopes,
         tenants: tenants === undefined ? undefined : tenants.split(',').map((t) => t.trim()).filter(Boolean),
         ttlSeconds: parseDuration(text(options, 'ttl') ?? '1h'),
-      });
+      };
+      const token = await withContext(config, 'token', TokenCommand, (command) => Promise.resolve(command.mint(mint)));
       process.stdout.write(`${token}\n`);
       return 0;
     }
@@ -64,11 +78,11 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${generateKeyEntry()}\n`);
       return 0;
     case 'keys:status':
-    case 'keys:rotate':
-      return runKeysCommand(command, loadConfiguration(), {
-        reencrypt: options.reencrypt === true,
-        batchSize: Number(text(options, 'batch') ?? 100),
-      });
+      return withContext(loadConfiguration(), 'keys', KeysCommand, (keys) => keys.status());
+    case 'keys:rotate': {
+      const rotation = { reencrypt: options.reencrypt === true, batchSize: Number(text(options, 'batch') ?? 100) };
+      return withContext(loadConfiguration(), 'keys', KeysCommand, (keys) => keys.rotate(rotation));
+    }
     case undefined:
     case 'help':
     case '--help':

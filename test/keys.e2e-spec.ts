@@ -185,12 +185,13 @@ describe('Key management', () => {
       expect(before.data_key_wrapped).toMatch(/^enc:v1:/);
       expect((await t.http().delete(`/tenants/${victim.tenant}`).set(...admin)).status).toBe(204);
 
-      const [tombstone] = await t.db.query<Record<string, unknown>>('SELECT * FROM tenants WHERE id = ?', [victim.tenant]);
-      expect(tombstone.data_key_wrapped).toBeNull();
-      expect(tombstone.master_key_id).toBeNull();
-      expect(tombstone.deleted_at).not.toBeNull();
+      // The tenant's row, and the wrapped data key in it, are gone; a tombstone keeps only the id and the time.
+      expect(await t.db.query('SELECT * FROM tenants WHERE id = ?', [victim.tenant])).toEqual([]);
+      const tombstones = await t.db.query<Record<string, unknown>>('SELECT * FROM deleted_tenants WHERE id = ?', [victim.tenant]);
+      expect(tombstones.map((row) => Object.keys(row).sort())).toEqual([['deleted_at', 'id']]);
+      expect(tombstones[0].deleted_at).not.toBeNull();
       expect(await t.db.query('SELECT * FROM integrations WHERE tenant_id = ?', [victim.tenant])).toEqual([]);
-      const dump = JSON.stringify([await t.db.query('SELECT * FROM tenants'), await t.db.query('SELECT * FROM integrations')]);
+      const dump = JSON.stringify([await t.db.query('SELECT * FROM tenants'), await t.db.query('SELECT * FROM deleted_tenants'), await t.db.query('SELECT * FROM integrations')]);
       expect(dump).not.toContain(before.data_key_wrapped!);
       for (const value of Object.values(victim.body)) if (value.length > 10) expect(dump).not.toContain(value);
       expect((await t.http().get(`/tenants/${victim.tenant}/integrations/${victim.id}`).set(...admin)).status).toBe(404);

@@ -10,6 +10,12 @@ export interface WrappedDataKey {
   masterKeyId: string;
 }
 
+/** One unwrapped data key and the version secrets name it by. */
+export interface DataKey {
+  version: number;
+  key: Buffer;
+}
+
 export class DataKeyUnavailableError extends Error {
   constructor(message: string) {
     super(message);
@@ -17,22 +23,28 @@ export class DataKeyUnavailableError extends Error {
   }
 }
 
+interface CacheEntry extends DataKey {
+  expiresAt: number;
+}
+
 /**
  * Envelope encryption, first level: each tenant has a random 256-bit data key
  * (DEK) that encrypts its secrets, itself wrapped (AES-256-GCM, AAD = tenant id)
  * by the active master key. Rotating a master key re-wraps one small value per
- * tenant instead of re-encrypting every secret.
+ * tenant instead of re-encrypting every secret. No database here: the tenants
+ * module stores the wrapped keys and asks this service to wrap and unwrap them.
  *
- * Unwrapped keys are cached in memory for DATA_KEY_CACHE_TTL_MS, keyed by tenant
- * and data-key version: a re-encryption bumps the version, so a stale key is
- * never used, and a re-wrap leaves the key itself unchanged.
+ * Unwrapped keys are cached in memory for DATA_KEY_CACHE_TTL_MS, by tenant and
+ * version (what a secret names), and the tenant's current version under its
+ * own entry. A stale "current" entry is harmless: writes are fenced on the
+ * version in the database and refresh it when the fence refuses them.
  */
 @Injectable()
 export class DataKeyService {
   private readonly ring: MasterKeyRing;
   private readonly ttlMs: number;
   private readonly maxCached: number;
-  private readonly cache = new Map<string, { key: Buffer; expiresAt: number }>();
+  private readonly cache = new Map<string, CacheEntry>();
 
   constructor(@Inject(CONFIGURATION) config: Configuration) {
     this.ring = config.crypto.ring;
@@ -61,31 +73,10 @@ export class DataKeyService {
 
   /** The same data key wrapped by the active master key (rotation's cheap path). */
   rewrap(tenantId: string, wrapped: string): WrappedDataKey {
-    return this.wrap(tenantId, this.unwrapUncached(tenantId, wrapped));
+    return this.wrap(tenantId, this.unwrap(tenantId, wrapped));
   }
 
-  unwrap(tenantId: string, dataKeyVersion: number, wrapped: string): Buffer {
-    const cacheKey = `${tenantId}\0${dataKeyVersion}`;
-    const now = Date.now();
-    const hit = this.cache.get(cacheKey);
-    if (hit !== undefined && hit.expiresAt > now) return hit.key;
-    const key = this.unwrapUncached(tenantId, wrapped);
-    if (this.ttlMs > 0 && this.maxCached > 0) {
-      if (this.cache.size >= this.maxCached) this.evictOldest();
-      this.cache.delete(cacheKey);
-      this.cache.set(cacheKey, { key, expiresAt: now + this.ttlMs });
-    }
-    return key;
-  }
-
-  /** Drops a tenant's cached keys (after its key is destroyed or replaced). */
-  forget(tenantId: string): void {
-    for (const cacheKey of this.cache.keys()) {
-      if (cacheKey.startsWith(`${tenantId}\0`)) this.cache.delete(cacheKey);
-    }
-  }
-
-  private unwrapUncached(tenantId: string, wrapped: string): Buffer {
+  unwrap(tenantId: string, wrapped: string): Buffer {
     const envelope = parseEnvelope(wrapped);
     const master = this.ring.find(envelope.keyId);
     if (master === undefined) {
@@ -96,8 +87,41 @@ export class DataKeyService {
     return open(master.key, envelope, dataKeyAad(tenantId));
   }
 
-  private evictOldest(): void {
-    const oldest = this.cache.keys().next();
-    if (!oldest.done) this.cache.delete(oldest.value);
+  /** A cached key: of `version`, or the tenant's current one when no version is given. */
+  cached(tenantId: string, version?: number): DataKey | undefined {
+    const entry = this.cache.get(cacheKey(tenantId, version));
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt > Date.now()) return entry;
+    this.cache.delete(cacheKey(tenantId, version));
+    return undefined;
   }
+
+  /** Keeps an unwrapped key for DATA_KEY_CACHE_TTL_MS; `current` also files it as the tenant's current key. */
+  remember(tenantId: string, dataKey: DataKey, current: boolean): void {
+    if (this.ttlMs <= 0 || this.maxCached <= 0) return;
+    const entry = { ...dataKey, expiresAt: Date.now() + this.ttlMs };
+    this.put(cacheKey(tenantId, dataKey.version), entry);
+    if (current) this.put(cacheKey(tenantId), entry);
+  }
+
+  /** Drops a tenant's cached keys (after its key is destroyed or replaced). */
+  forget(tenantId: string): void {
+    for (const key of this.cache.keys()) {
+      if (key.startsWith(`${tenantId}\0`)) this.cache.delete(key);
+    }
+  }
+
+  private put(key: string, entry: CacheEntry): void {
+    this.cache.delete(key);
+    if (this.cache.size >= this.maxCached) {
+      // Oldest first: a Map iterates in insertion order.
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+    this.cache.set(key, entry);
+  }
+}
+
+function cacheKey(tenantId: string, version?: number): string {
+  return `${tenantId}\0${version ?? 'current'}`;
 }

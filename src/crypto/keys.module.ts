@@ -1,10 +1,23 @@
 import { Injectable, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { IntegrationsModule } from '../integrations/integrations.module';
+import { TenantsModule } from '../tenants/tenants.module';
 import { CryptoModule } from './crypto.module';
 import { KeyManagementService } from './key-management.service';
+import { KeyRotationEntity } from './key-rotation.entity';
+import { KeyRotationRepository } from './key-rotation.repository';
+
+/** Master-key rotation and reporting (keys:status, keys:rotate), on the tenants' and integrations' services. */
+@Module({
+  imports: [TypeOrmModule.forFeature([KeyRotationEntity]), CryptoModule, TenantsModule, IntegrationsModule],
+  providers: [KeyRotationRepository, KeyManagementService],
+  exports: [KeyManagementService],
+})
+export class KeysModule {}
 
 /** Refuses to serve with a key ring that cannot read data already stored. */
 @Injectable()
-class KeyRingCheckOnStart implements OnApplicationBootstrap {
+export class KeyRingCheckOnStart implements OnApplicationBootstrap {
   constructor(private readonly keys: KeyManagementService) {}
 
   onApplicationBootstrap(): Promise<void> {
@@ -12,9 +25,9 @@ class KeyRingCheckOnStart implements OnApplicationBootstrap {
   }
 }
 
+/** The service's start-up check; the CLI leaves it out, so keys:status can still report a ring that lacks a key. */
 @Module({
-  imports: [CryptoModule],
-  providers: [KeyManagementService, KeyRingCheckOnStart],
-  exports: [KeyManagementService],
+  imports: [KeysModule],
+  providers: [KeyRingCheckOnStart],
 })
-export class KeysModule {}
+export class KeyRingCheckModule {}

@@ -12,6 +12,14 @@ export function dataKeyLabel(version: number): string {
   return `dek-${version}`;
 }
 
+/** The data-key version a secret's envelope was made with (its key id, `dek-N`). */
+export function envelopeKeyVersion(envelope: string): number {
+  const label = parseEnvelope(envelope).keyId;
+  const version = /^dek-(\d+)$/.exec(label)?.[1];
+  if (version === undefined) throw new EnvelopeError(`envelope names key '${label}', not a data-key version`);
+  return Number(version);
+}
+
 export class DoubleEncryptionError extends Error {
   constructor(readonly field: string) {
     super(`${field} looks like an encrypted envelope; send the plain value`);

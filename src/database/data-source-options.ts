@@ -1,44 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Logger } from '@nestjs/common';
-import {
-  type AfterQueryEvent,
-  type DataSourceOptions,
-  type EntitySubscriberInterface,
-  EventSubscriber,
-  type Logger as TypeOrmLogger,
-} from 'typeorm';
+import type { DataSourceOptions, Logger as TypeOrmLogger } from 'typeorm';
 import type { DatabaseConfig } from '../config/database.config';
-import { KeyRotationEntity } from '../crypto/key-rotation.entity';
-import { IntegrationEntity } from '../integrations/integration.entity';
-import { TenantEntity } from '../tenants/tenant.entity';
 import { MIGRATIONS } from './migrations';
 
-export const ENTITIES = [TenantEntity, IntegrationEntity, KeyRotationEntity];
-
 /**
- * The longest one MySQL query may take. Every query of this service is a
- * lookup or a one-row write; one that gets no answer for this long means the
+ * The longest one database operation may take. Every query of this service is
+ * a lookup or a small write; one that gets no answer for this long means the
  * database is unreachable (a network partition sends no error at all, so
- * without a limit the request would hang until TCP gives up, many minutes
- * later). The driver then drops the connection and the client gets a 503.
+ * without a limit a request would hang until TCP gives up, many minutes
+ * later). The client then gets a 503.
  */
 export const QUERY_TIMEOUT_MS = 10_000;
-
-/**
- * mysql2 answers a timed-out query with an error but leaves the connection
- * waiting for that query's reply, and puts it back in the pool: every later
- * query on it would wait forever behind the lost one. Such a connection is
- * destroyed instead, so the pool opens a new one (or fails fast while the
- * database is still unreachable).
- */
-@EventSubscriber()
-class DropTimedOutConnections implements EntitySubscriberInterface {
-  afterQuery(event: AfterQueryEvent<unknown>): void {
-    if (event.success || (event.error as { code?: unknown } | undefined)?.code !== 'PROTOCOL_SEQUENCE_TIMEOUT') return;
-    (event.queryRunner as unknown as { databaseConnection?: { destroy?: () => void } }).databaseConnection?.destroy?.();
-  }
-}
 
 /**
  * TypeORM's loggers print slow queries with their SQL and parameters to the
@@ -58,12 +32,13 @@ class QuietTypeOrmLogger implements TypeOrmLogger {
 }
 
 /**
- * One DataSource description for the app, the CLI commands and the TypeORM CLI.
- * The schema only ever comes from migrations: `synchronize` stays off.
+ * One DataSource description for the app, the CLI and the TypeORM CLI
+ * (ormconfig.ts). Entities are registered by their modules
+ * (TypeOrmModule.forFeature + autoLoadEntities); migrations need none. The
+ * schema only ever comes from migrations: `synchronize` stays off.
  */
 export function dataSourceOptions(config: DatabaseConfig): DataSourceOptions {
   const common = {
-    entities: ENTITIES,
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,
@@ -91,9 +66,10 @@ export function dataSourceOptions(config: DatabaseConfig): DataSourceOptions {
     charset: 'utf8mb4',
     timezone: 'Z',
     connectTimeout: config.connectTimeoutMs,
+    // mysql2's own per-query timeout (TypeORM passes it through): a statement
+    // sent to a database that stopped answering fails after this long.
     maxQueryExecutionTime: QUERY_TIMEOUT_MS,
     enableQueryTimeout: true,
-    subscribers: [DropTimedOutConnections],
     poolSize: config.poolSize,
     extra: {
       connectionLimit: config.poolSize,

@@ -29,7 +29,8 @@ class MigrationsOnStart implements OnModuleInit {
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [CONFIGURATION],
-      useFactory: (config: Configuration) => ({ ...dataSourceOptions(config.database), retryAttempts: 0 }),
+      // Each module registers its entities with TypeOrmModule.forFeature.
+      useFactory: (config: Configuration) => ({ ...dataSourceOptions(config.database), autoLoadEntities: true, retryAttempts: 0 }),
     }),
   ],
   providers: [DatabaseService, MigrationsOnStart],

@@ -12,7 +12,6 @@ import { ApiIntegrationBody, ApiIntegrationResponse, ApiReplacedOrDryRun } from 
 import { IntegrationsService } from './integrations.service';
 import { DryRun } from './verification/dry-run';
 import { toVerificationWire, type VerificationWire } from './verification/verification-result';
-import { VerificationService } from './verification/verification.service';
 import type { IntegrationWire } from './wire-format';
 
 const IF_MATCH = { name: 'If-Match', required: false, description: 'ETag of your last read; the write fails with 412 if it changed since' };
@@ -23,10 +22,7 @@ const IF_MATCH = { name: 'If-Match', required: false, description: 'ETag of your
 @Controller('tenants/:iid/integrations')
 // `:iid` needs no pipe: JwtAuthGuard checks it (id rules, and the token's tenants) before any pipe runs.
 export class IntegrationsController {
-  constructor(
-    private readonly integrations: IntegrationsService,
-    private readonly verification: VerificationService,
-  ) {}
+  constructor(private readonly integrations: IntegrationsService) {}
 
   @Get()
   @RequireScope(Scope.IntegrationsRead)
@@ -125,8 +121,7 @@ export class IntegrationsController {
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<IntegrationWire> {
-    const checked = await this.verification.checkPatch(iid, id, body);
-    const { wire, etag } = await this.integrations.patch(iid, id, checked.body, { ifMatch, reveal: mayRevealSecrets(principal), ...checked.options });
+    const { wire, etag } = await this.integrations.patch(iid, id, body, { ifMatch, reveal: mayRevealSecrets(principal) });
     reply.header('etag', etag);
     return wire;
   }
@@ -154,12 +149,12 @@ export class IntegrationsController {
     principal: Principal,
     reply: FastifyReply,
   ): Promise<IntegrationWire | VerificationWire> {
-    if (dryRun) {
+    const outcome = await this.integrations.put(iid, input, { ifMatch, reveal: mayRevealSecrets(principal), dryRun });
+    if (outcome.kind === 'dry-run') {
       reply.status(200);
-      return toVerificationWire(await this.verification.dryRun(iid, input));
+      return toVerificationWire(outcome.result);
     }
-    const checked = await this.verification.checkPut(iid, input);
-    const { wire, etag, created } = await this.integrations.put(iid, input, { ifMatch, reveal: mayRevealSecrets(principal), ...checked });
+    const { wire, etag, created } = outcome;
     reply.status(created ? 201 : 200).header('etag', etag);
     return wire;
   }

@@ -1,19 +1,21 @@
 import { Module } from '@nestjs/common';
-import { CryptoModule } from '../crypto/crypto.module';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { TenantsModule } from '../tenants/tenants.module';
 import { IntegrationBodyPipe } from './integration-body.pipe';
 import { IntegrationBodyValidator } from './integration-body.validator';
 import { IntegrationTypesController } from './integration-types.controller';
+import { IntegrationEntity } from './integration.entity';
 import { IntegrationsController } from './integrations.controller';
 import { IntegrationsRepository } from './integrations.repository';
 import { IntegrationsService } from './integrations.service';
+import { CredentialCheckService } from './verification/credential-check.service';
 import { VerificationController } from './verification/verification.controller';
 import { VerificationService } from './verification/verification.service';
 
 @Module({
-  imports: [TenantsModule, CryptoModule],
+  imports: [TypeOrmModule.forFeature([IntegrationEntity]), TenantsModule],
   controllers: [IntegrationsController, IntegrationTypesController, VerificationController],
-  providers: [IntegrationsService, IntegrationsRepository, IntegrationBodyValidator, IntegrationBodyPipe, VerificationService],
+  providers: [IntegrationsRepository, IntegrationsService, IntegrationBodyValidator, IntegrationBodyPipe, CredentialCheckService, VerificationService],
   exports: [IntegrationsService],
 })
 export class IntegrationsModule {}

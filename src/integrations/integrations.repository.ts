@@ -1,134 +1,157 @@
 import { Injectable } from '@nestjs/common';
-import { DatabaseService, type SqlTransaction } from '../database/database.service';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { isDuplicateKey } from '../database/database-errors';
+import { DatabaseService } from '../database/database.service';
+import type { WriteFence } from '../tenants/tenants.repository';
+import { IntegrationEntity } from './integration.entity';
 
-/** The tenant columns a read needs: is it live, and its wrapped data key. */
-export interface TenantKeyRow {
-  id: string;
-  deleted: boolean;
-  dataKeyWrapped: string | null;
-  dataKeyVersion: number;
-}
+/** An integration as the reads need it (JSON columns still as text). */
+export type StoredIntegration = Pick<IntegrationEntity, 'tenantId' | 'id' | 'type' | 'config' | 'secrets' | 'revision'>;
 
-/** An integration row as stored (JSON columns still as text). */
-export interface IntegrationRow {
-  id: string;
-  type: string;
-  config: string;
-  secrets: string;
-  revision: number;
-}
+/** The last credential check kept on the row. */
+export type StoredVerification = Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt' | 'revision'>;
 
-interface JoinedRow {
-  tenant_deleted_at: unknown;
-  data_key_wrapped: string | null;
-  data_key_version: number | string;
-  id: string | null;
-  type: string | null;
-  config: string | null;
-  secrets: string | null;
-  revision: number | string | null;
-}
-
-/** A whole row to write: the columns of IntegrationEntity. */
-export interface IntegrationRecord extends IntegrationRow {
-  tenantId: string;
-  createdAt: Date;
-  updatedAt: Date;
-  verifyStatus: string | null;
-  verifyMessage: string | null;
-  verifiedAt: Date | null;
-}
-
-function toTenantKey(tenantId: string, row: JoinedRow): TenantKeyRow {
-  return { id: tenantId, deleted: row.tenant_deleted_at !== null, dataKeyWrapped: row.data_key_wrapped, dataKeyVersion: Number(row.data_key_version) };
-}
-
-function toIntegration(row: JoinedRow): IntegrationRow | undefined {
-  if (row.id === null || row.type === null) return undefined;
-  return { id: row.id, type: row.type, config: row.config ?? '{}', secrets: row.secrets ?? '{}', revision: Number(row.revision) };
-}
+const STORED_COLUMNS = { tenantId: true, id: true, type: true, config: true, secrets: true, revision: true } as const;
 
 /**
- * Reads on the hot path are single tailored queries: the tenant check, its
- * wrapped data key and the integration come back in one indexed lookup.
+ * The integrations table. Writes are single conditional statements, never a
+ * locking read: an update lands only on the revision its caller read, an
+ * insert only where no row is, and both only while the tenant's data key is
+ * the one the secrets were encrypted with (the tenants module's WriteFence).
+ * InnoDB then takes record locks on existing rows only, so writes to
+ * different tenants never wait on each other, and a lost race is an answer
+ * ("changed meanwhile") rather than a deadlock.
  */
 @Injectable()
 export class IntegrationsRepository {
-  constructor(private readonly db: DatabaseService) {}
+  constructor(
+    @InjectRepository(IntegrationEntity) private readonly integrations: Repository<IntegrationEntity>,
+    private readonly db: DatabaseService,
+  ) {}
 
-  async findOne(tenantId: string, id: string): Promise<{ tenant?: TenantKeyRow; integration?: IntegrationRow }> {
-    const rows = await this.db.select<JoinedRow>(
-      `SELECT t.deleted_at AS tenant_deleted_at, t.data_key_wrapped, t.data_key_version,
-              i.id, i.type, i.config, i.secrets, i.revision
-         FROM tenants t
-         LEFT JOIN integrations i ON i.tenant_id = t.id AND i.id = ?
-        WHERE t.id = ?`,
-      [id, tenantId],
-    );
-    if (rows.length === 0) return {};
-    return { tenant: toTenantKey(tenantId, rows[0]), integration: toIntegration(rows[0]) };
+  findOne(tenantId: string, id: string): Promise<StoredIntegration | null> {
+    return this.db.run(() => this.integrations.findOne({ select: STORED_COLUMNS, where: { tenantId, id } }));
   }
 
-  async findPage(tenantId: string, limit: number, offset: number): Promise<{ tenant?: TenantKeyRow; items: IntegrationRow[]; total: number }> {
-    // Tenant check + count in one statement, the page beside it (a deleted tenant has no rows left).
-    // Kept apart: one JOIN with ORDER BY makes MariaDB sort in a temporary table.
-    const [tenants, rows] = await Promise.all([
-      this.db.select<JoinedRow & { total: number | string }>(
-        `SELECT deleted_at AS tenant_deleted_at, data_key_wrapped, data_key_version,
-                (SELECT COUNT(*) FROM integrations WHERE tenant_id = ?) AS total
-           FROM tenants WHERE id = ?`,
-        [tenantId, tenantId],
-      ),
-      // LIMIT/OFFSET are validated integers; inlined because MySQL's prepared LIMIT ? wants strings.
-      this.db.select<JoinedRow>(
-        `SELECT id, type, config, secrets, revision FROM integrations WHERE tenant_id = ? ORDER BY id LIMIT ${Math.trunc(limit)} OFFSET ${Math.trunc(offset)}`,
-        [tenantId],
-      ),
-    ]);
-    if (tenants.length === 0) return { items: [], total: 0 };
-    const tenant = toTenantKey(tenantId, tenants[0]);
-    if (tenant.deleted) return { tenant, items: [], total: 0 };
-    return { tenant, items: rows.map((row) => toIntegration(row)).filter((row) => row !== undefined), total: Number(tenants[0].total) };
+  /** A page sorted by id, and the tenant's total. */
+  page(tenantId: string, limit: number, offset: number): Promise<[StoredIntegration[], number]> {
+    // Two statements side by side rather than findAndCount's two in a row (on MySQL they take two pooled connections).
+    return this.db.run(() =>
+      Promise.all([
+        this.integrations.find({ select: STORED_COLUMNS, where: { tenantId }, order: { id: 'ASC' }, take: limit, skip: offset }),
+        this.integrations.countBy({ tenantId }),
+      ]),
+    );
+  }
+
+  /** Every integration of a tenant (key rotation walks them). */
+  allOf(tenantId: string): Promise<StoredIntegration[]> {
+    return this.db.run(() => this.integrations.find({ select: STORED_COLUMNS, where: { tenantId }, order: { id: 'ASC' } }));
+  }
+
+  findVerification(tenantId: string, id: string): Promise<StoredVerification | null> {
+    return this.db.run(() =>
+      this.integrations.findOne({ select: { verifyStatus: true, verifyMessage: true, verifiedAt: true, revision: true }, where: { tenantId, id } }),
+    );
   }
 
   /**
-   * The first statement of a write: locks the tenant row (and the integration
-   * row, when there is one) until the transaction ends, so writes and key
-   * rotation of one tenant queue instead of racing, and reads both in the
-   * same lookup as `findOne`.
+   * Inserts a new row if none has its id and the fence holds: 'exists' when
+   * the id is taken (created meanwhile), 'fenced' when the tenant is gone or
+   * its data key changed. INSERT … SELECT is the one statement QueryBuilder
+   * cannot say, so it is written here, with names and values from the
+   * entity's metadata and the driver's own parameter handling.
    */
-  async lockForWrite(tx: SqlTransaction, tenantId: string, id: string): Promise<{ tenant?: TenantKeyRow; integration?: IntegrationRow }> {
-    const rows = await tx.select<JoinedRow>(
-      `SELECT t.deleted_at AS tenant_deleted_at, t.data_key_wrapped, t.data_key_version,
-              i.id, i.type, i.config, i.secrets, i.revision
-         FROM tenants t
-         LEFT JOIN integrations i ON i.tenant_id = t.id AND i.id = ?
-        WHERE t.id = ?${this.db.forUpdate}`,
-      [id, tenantId],
+  async insert(row: IntegrationEntity, fence: WriteFence): Promise<'inserted' | 'exists' | 'fenced'> {
+    const { driver } = this.db.dataSource;
+    const columns = this.integrations.metadata.columns;
+    const values: Record<string, unknown> = {};
+    for (const column of columns) values[`v_${column.propertyName}`] = driver.preparePersistentValue(column.getEntityValue(row), column);
+    const [sql, parameters] = driver.escapeQueryWithParameters(
+      `INSERT INTO ${driver.escape(this.integrations.metadata.tableName)} (${columns.map((c) => driver.escape(c.databaseName)).join(', ')})
+       SELECT ${columns.map((c) => `:v_${c.propertyName}`).join(', ')} FROM (SELECT 1 AS one) fence_row WHERE ${fence.condition}`,
+      { ...values, ...fence.parameters },
+      {},
     );
-    if (rows.length === 0) return {};
-    return { tenant: toTenantKey(tenantId, rows[0]), integration: toIntegration(rows[0]) };
+    try {
+      const affected = await this.db.run(async () => {
+        const runner = this.db.dataSource.createQueryRunner();
+        try {
+          return (await runner.query(sql, parameters, true)).affected;
+        } finally {
+          await runner.release();
+        }
+      });
+      return affected === 1 ? 'inserted' : 'fenced';
+    } catch (error) {
+      if (isDuplicateKey(error)) return 'exists';
+      throw error;
+    }
   }
 
-  async insert(tx: SqlTransaction, row: IntegrationRecord): Promise<void> {
-    await tx.run(
-      `INSERT INTO integrations (tenant_id, id, type, config, secrets, revision, created_at, updated_at, verify_status, verify_message, verified_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [row.tenantId, row.id, row.type, row.config, row.secrets, row.revision, row.createdAt, row.updatedAt, row.verifyStatus, row.verifyMessage, row.verifiedAt],
+  /** Replaces the row's content if it still has `revision` and the fence holds. */
+  async update(row: IntegrationEntity, revision: number, fence: WriteFence): Promise<boolean> {
+    const { tenantId, id, createdAt: _createdAt, ...change } = row;
+    const result = await this.db.run(() =>
+      this.integrations
+        .createQueryBuilder()
+        .update()
+        .set(change)
+        .where({ tenantId, id, revision })
+        .andWhere(fence.condition, fence.parameters)
+        .execute(),
     );
+    return result.affected === 1;
   }
 
-  /** Every column but the key and created_at. */
-  async update(tx: SqlTransaction, row: IntegrationRecord): Promise<void> {
-    await tx.run(
-      `UPDATE integrations
-          SET type = ?, config = ?, secrets = ?, revision = ?, updated_at = ?, verify_status = ?, verify_message = ?, verified_at = ?
-        WHERE tenant_id = ? AND id = ?`,
-      [row.type, row.config, row.secrets, row.revision, row.updatedAt, row.verifyStatus, row.verifyMessage, row.verifiedAt, row.tenantId, row.id],
+  /**
+   * Re-encryption (key rotation): the same secrets under another data key, if
+   * the row still has `revision` and the fence holds. The revision stays: the
+   * integration did not change, only how its secrets are stored.
+   */
+  async replaceSecrets(tenantId: string, id: string, revision: number, secrets: string, fence: WriteFence): Promise<boolean> {
+    const result = await this.db.run(() =>
+      this.integrations
+        .createQueryBuilder()
+        .update()
+        .set({ secrets })
+        .where({ tenantId, id, revision })
+        .andWhere(fence.condition, fence.parameters)
+        .execute(),
     );
+    return result.affected === 1;
   }
 
-  async remove(tx: SqlTransaction, tenantId: string, id: string): Promise<void> {
-    await tx.run('DELETE FROM integrations WHERE tenant_id = ? AND id = ?', [tenantId, id]);
+  /** Changes columns that hold no secret (a verification result, a learned field) if the row still has `revision`. */
+  async updatePlain(
+    tenantId: string,
+    id: string,
+    revision: number,
+    change: Partial<Pick<IntegrationEntity, 'config' | 'revision' | 'updatedAt' | 'verifyStatus' | 'verifyMessage' | 'verifiedAt'>>,
+  ): Promise<boolean> {
+    const result = await this.db.run(() => this.integrations.update({ tenantId, id, revision }, change));
+    return result.affected === 1;
+  }
+
+  /** Deletes the row (only at `revision` when given). */
+  async delete(tenantId: string, id: string, revision?: number): Promise<boolean> {
+    const result = await this.db.run(() => this.integrations.delete(revision === undefined ? { tenantId, id } : { tenantId, id, revision }));
+    return result.affected === 1;
+  }
+
+  /** Integrations per tenant and type, for keys:status. */
+  async countsByTenantAndType(): Promise<{ tenantId: string; type: string; count: number }[]> {
+    const rows = await this.db.run(() =>
+      this.integrations
+        .createQueryBuilder('i')
+        .select('i.tenant_id', 'tenantId')
+        .addSelect('i.type', 'type')
+        .addSelect('COUNT(*)', 'count')
+        .groupBy('i.tenant_id')
+        .addGroupBy('i.type')
+        .getRawMany<{ tenantId: string; type: string; count: number | string }>(),
+    );
+    return rows.map((row) => ({ ...row, count: Number(row.count) }));
   }
 }

@@ -1,19 +1,24 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
+  DomainError,
   IntegrationNotFoundError,
   PreconditionFailedError,
   PreconditionRequiredError,
   SecretUnreadableError,
-  TenantNotFoundError,
+  UnprocessableError,
   ValidationFailedError,
 } from '../common/errors/domain-errors';
+import { KeyedMutex } from '../common/keyed-mutex';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
-import { DataKeyService } from '../crypto/data-key.service';
-import { decryptSecret, DoubleEncryptionError, encryptSecret } from '../crypto/secret-cipher';
-import { DatabaseService, type SqlTransaction } from '../database/database.service';
+import { decryptSecret, DoubleEncryptionError, encryptSecret, envelopeKeyVersion } from '../crypto/secret-cipher';
+import { isRetryableConflict } from '../database/database-errors';
+import { DataKeyVersionGoneError, TenantKeysService } from '../tenants/tenant-keys.service';
+import { TenantsService } from '../tenants/tenants.service';
 import { applyPatch, IntegrationBodyValidator, isJsonObject, type IntegrationInput } from './integration-body.validator';
-import { IntegrationsRepository, type IntegrationRecord, type IntegrationRow, type TenantKeyRow } from './integrations.repository';
-import type { VerificationResult } from './verification/verification-result';
+import type { IntegrationEntity } from './integration.entity';
+import { IntegrationsRepository, type StoredIntegration } from './integrations.repository';
+import { type CredentialCheck, CredentialCheckService } from './verification/credential-check.service';
+import { IntegrationNotVerifiedError, type VerificationResult } from './verification/verification-result';
 import { findVendor, type Vendor } from './vendors/registry';
 import { etagOf, ifMatchAllows, SECRET_MASK, toWire, type IntegrationWire } from './wire-format';
 
@@ -25,21 +30,11 @@ export interface ReadOptions {
 export interface WriteOptions extends ReadOptions {
   /** The If-Match header, if any. */
   ifMatch?: string;
-  /**
-   * Set by VerificationService (VERIFY_ON_SAVE): the revision whose stored secrets
-   * the checked credentials were completed from (null: there was no row), so the
-   * write fails with 412 rather than store secrets that were not checked.
-   */
-  expectedRevision?: number | null;
-  /** The check of the credentials being written (VERIFY_ON_SAVE); without it the write clears the last result. */
-  verification?: VerificationResult;
 }
 
-/** An integration's stored credentials, secrets decrypted: for the vendor check only, never for a response. */
-export interface StoredCredentials {
-  vendor: Vendor;
-  fields: Record<string, string>;
-  revision: number;
+export interface PutOptions extends WriteOptions {
+  /** `?dry-run=true`: validate and verify, store nothing, answer the check. */
+  dryRun?: boolean;
 }
 
 export interface IntegrationResult {
@@ -47,105 +42,321 @@ export interface IntegrationResult {
   etag: string;
 }
 
-/** Stored secrets: field → enc:v1 envelope under the tenant's data key. */
+export type PutResult = ({ kind: 'written'; created: boolean } & IntegrationResult) | { kind: 'dry-run'; result: VerificationResult };
+
+/** An integration's stored credentials, secrets decrypted: for a vendor check only, never for a response. */
+export interface StoredCredentials {
+  vendor: Vendor;
+  fields: Record<string, string>;
+  revision: number;
+}
+
+/** Stored secrets: field → enc:v1 envelope under one of the tenant's data keys. */
 type SecretEnvelopes = Record<string, string>;
 
-/** A row just written, with its JSON columns also as objects (the answer is built from them). */
-interface Written {
-  record: IntegrationRecord;
+interface Decoded {
   config: Record<string, string>;
   secrets: SecretEnvelopes;
 }
 
+/** A write lost a race with another instance's write more often than this: answered 409, never a 5xx. */
+const MAX_WRITE_ATTEMPTS = 8;
+/** Reads that met a data key replaced under them try again this often. */
+const MAX_READ_ATTEMPTS = 3;
+
+export class WriteConflictError extends DomainError {
+  readonly status = 409;
+  readonly code = 'WRITE_CONFLICT';
+  constructor() {
+    super('The integration kept changing while this write was retried; send it again');
+  }
+}
+
+/**
+ * The integrations of each tenant: reads, writes and what a credential check
+ * needs. A write is one call from the controller and flows one way:
+ * read the row → merge and validate → (VERIFY_ON_SAVE or ?dry-run) check
+ * with the vendor → encrypt → one conditional statement. When that statement
+ * finds the row changed (another instance wrote it), the write starts again
+ * from the read; writes of one integration on this instance queue on a keyed
+ * mutex, so they do not race each other in the first place.
+ */
 @Injectable()
 export class IntegrationsService {
   private readonly logger = new Logger('Integrations');
   private readonly requireIfMatch: boolean;
+  private readonly writes = new KeyedMutex();
 
   constructor(
-    private readonly db: DatabaseService,
     private readonly repository: IntegrationsRepository,
-    private readonly dataKeys: DataKeyService,
+    private readonly tenants: TenantsService,
+    private readonly tenantKeys: TenantKeysService,
     private readonly validator: IntegrationBodyValidator,
+    private readonly checker: CredentialCheckService,
     @Inject(CONFIGURATION) config: Configuration,
   ) {
     this.requireIfMatch = config.app.requireIfMatch;
   }
 
+  // --- reads ---
+
   async get(tenantId: string, id: string, options: ReadOptions): Promise<IntegrationResult> {
-    const { tenant, integration } = await this.repository.findOne(tenantId, id);
-    if (tenant === undefined || tenant.deleted) throw new TenantNotFoundError(tenantId);
-    if (integration === undefined) throw new IntegrationNotFoundError(tenantId, id);
-    return { wire: this.present(tenant, integration, options), etag: etagOf(integration.revision) };
+    return this.readAgainIfRotated(async () => {
+      const row = await this.findOrThrow(tenantId, id);
+      const [wire] = await this.present(tenantId, [row], options);
+      return { wire, etag: etagOf(row.revision) };
+    });
   }
 
   async list(tenantId: string, limit: number, offset: number, options: ReadOptions): Promise<{ items: IntegrationWire[]; total: number }> {
-    const { tenant, items, total } = await this.repository.findPage(tenantId, limit, offset);
-    if (tenant === undefined || tenant.deleted) throw new TenantNotFoundError(tenantId);
-    return { items: items.map((row) => this.present(tenant, row, options)), total };
+    return this.readAgainIfRotated(async () => {
+      const [rows, total] = await this.repository.page(tenantId, limit, offset);
+      // A row exists only in a live tenant (deleting a tenant cascades): ask about the tenant only for an empty page.
+      if (rows.length === 0) await this.tenants.requireLive(tenantId);
+      return { items: await this.present(tenantId, rows, options), total };
+    });
   }
 
-  /**
-   * Create or replace (POST). The tenant row is locked for the transaction, so
-   * concurrent writes of one tenant (and key rotation) queue instead of racing:
-   * fifty parallel creates of one id end as one row.
-   */
-  async put(tenantId: string, input: IntegrationInput, options: WriteOptions): Promise<IntegrationResult & { created: boolean }> {
-    return this.db.sqlTransaction(async (tx) => {
-      const { tenant, existing } = await this.lockForWrite(tx, tenantId, input.id);
-      this.checkPrecondition(existing, options.ifMatch, options.expectedRevision);
-      const sameType = existing !== null && existing.type === input.vendor.type;
-      const stored = sameType ? this.decodeStored(existing) : { config: {}, secrets: {} };
+  // --- writes ---
+
+  /** Create or replace (POST), or with `dryRun` only check what would be stored. */
+  async put(tenantId: string, input: IntegrationInput, options: PutOptions): Promise<PutResult> {
+    const plan = async (existing: StoredIntegration | null, precondition = true): Promise<Plan> => {
+      if (precondition) this.checkPrecondition(existing, options.ifMatch);
+      const stored = existing !== null && existing.type === input.vendor.type ? decode(existing) : { config: {}, secrets: {} };
+      const fields = { ...input.fields };
       // Server-assigned fields (Salesforce instance) survive a replace that does not send them.
       for (const field of input.vendor.serverAssignedFields ?? []) {
-        if (input.fields[field] === undefined && stored.config[field] !== undefined) input.fields[field] = stored.config[field];
+        if (fields[field] === undefined && stored.config[field] !== undefined) fields[field] = stored.config[field];
       }
-      const saved = await this.save(tx, tenant, input, existing, stored.secrets, options.verification);
-      return { ...this.presentWritten(tenant, input, saved, options), created: existing === null };
-    });
+      return { vendor: input.vendor, fields, stored, sent: undefined };
+    };
+    if (options.dryRun) {
+      const existing = await this.repository.findOne(tenantId, input.id);
+      if (existing === null) await this.tenants.requireLive(tenantId);
+      // A dry run stores nothing, so it has no precondition to meet.
+      const planned = await plan(existing, false);
+      return { kind: 'dry-run', result: (await this.checker.check(input.vendor, await this.credentialsOf(tenantId, input.id, planned))).result };
+    }
+    const written = await this.write(tenantId, input.id, options, plan);
+    return { kind: 'written', created: written.created, ...written.result };
   }
 
   /** Change some fields (PATCH): fields left out keep their values, `null` clears an optional one; `type` cannot change. */
   async patch(tenantId: string, id: string, body: unknown, options: WriteOptions): Promise<IntegrationResult> {
     if (!isJsonObject(body)) throw new ValidationFailedError('Request body must be a JSON object', [{ field: 'body', message: 'must be a JSON object' }]);
-    return this.db.sqlTransaction(async (tx) => {
-      const { tenant, existing } = await this.lockForWrite(tx, tenantId, id);
+    const written = await this.write(tenantId, id, options, async (existing) => {
       if (existing === null) throw new IntegrationNotFoundError(tenantId, id);
-      this.checkPrecondition(existing, options.ifMatch, options.expectedRevision);
+      this.checkPrecondition(existing, options.ifMatch);
       if (body.type !== undefined && body.type !== existing.type) {
         const message = `type cannot change (this integration is '${existing.type}'); delete it and create a new one`;
         throw new ValidationFailedError(message, [{ field: 'type', message }]);
       }
-      const stored = this.decodeStored(existing);
-      // Stored secrets stand as the mask: save() keeps their envelopes without decrypting them.
+      const stored = decode(existing);
+      // Stored secrets stand as the mask: sealing keeps their envelopes without decrypting them.
       const current: Record<string, unknown> = { id, type: existing.type, ...stored.config };
       for (const field of Object.keys(stored.secrets)) current[field] = SECRET_MASK;
-      const input = await this.validator.validate(applyPatch(current, body, this.vendorOf(existing)), id);
-      const saved = await this.save(tx, tenant, input, existing, stored.secrets, options.verification);
-      return this.presentWritten(tenant, input, saved, options, new Set(Object.keys(body)));
+      const input = await this.validator.validate(applyPatch(current, body, vendorOf(existing)), id);
+      return { vendor: input.vendor, fields: input.fields, stored, sent: new Set(Object.keys(body)) };
     });
+    return written.result;
   }
 
   async delete(tenantId: string, id: string, ifMatch: string | undefined): Promise<void> {
-    await this.db.sqlTransaction(async (tx) => {
-      const { existing } = await this.lockForWrite(tx, tenantId, id);
-      if (existing === null) throw new IntegrationNotFoundError(tenantId, id);
-      this.checkPrecondition(existing, ifMatch);
-      await this.repository.remove(tx, tenantId, id);
+    await this.writes.run(`${tenantId}\0${id}`, async () => {
+      for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+        if (ifMatch === undefined && !this.requireIfMatch) {
+          if (await this.retryOnConflict(() => this.repository.delete(tenantId, id))) return;
+          await this.findOrThrow(tenantId, id);
+          continue;
+        }
+        const existing = await this.findOrThrow(tenantId, id);
+        this.checkPrecondition(existing, ifMatch);
+        if (await this.retryOnConflict(() => this.repository.delete(tenantId, id, existing.revision))) return;
+      }
+      throw new WriteConflictError();
     });
   }
 
-  /** The live tenant, locked until the transaction ends, and the integration as stored (null: none yet). */
-  private async lockForWrite(tx: SqlTransaction, tenantId: string, id: string): Promise<{ tenant: TenantKeyRow; existing: IntegrationRow | null }> {
-    const { tenant, integration } = await this.repository.lockForWrite(tx, tenantId, id);
-    if (tenant === undefined || tenant.deleted) throw new TenantNotFoundError(tenantId);
-    return { tenant, existing: integration ?? null };
+  // --- verification (issue 6) ---
+
+  /** The stored credentials with secrets decrypted. Only the verification service calls this; nothing of it goes into a response. */
+  async storedCredentials(tenantId: string, id: string): Promise<StoredCredentials> {
+    return this.readAgainIfRotated(async () => {
+      const row = await this.findOrThrow(tenantId, id);
+      const vendor = vendorOf(row);
+      const stored = decode(row);
+      const fields = await this.credentialsOf(tenantId, id, { vendor, fields: maskedFields(stored), stored, sent: undefined });
+      return { vendor, fields, revision: row.revision };
+    });
   }
 
-  private checkPrecondition(existing: IntegrationRow | null, ifMatch: string | undefined, expectedRevision?: number | null): void {
-    if (expectedRevision !== undefined && (existing?.revision ?? null) !== expectedRevision) {
-      throw new PreconditionFailedError('The integration changed while its credentials were being verified; send the request again');
+  /**
+   * Keeps a check's result on the row it was read from (revision `revision`);
+   * false when the credentials changed meanwhile, since the result then
+   * describes credentials that are gone. A field the vendor taught (Salesforce
+   * `instance`) is part of the integration: a new revision, so ETags move.
+   */
+  async recordVerification(tenantId: string, id: string, revision: number, check: CredentialCheck): Promise<boolean> {
+    const row = await this.findOrThrow(tenantId, id);
+    if (row.revision !== revision) return false;
+    const { result, learned } = check;
+    const verification = { verifyStatus: result.status, verifyMessage: result.message, verifiedAt: result.checkedAt };
+    const config = decode(row).config;
+    const changed = Object.entries(learned).filter(([field, value]) => config[field] !== value);
+    if (changed.length === 0) return this.repository.updatePlain(tenantId, id, revision, verification);
+    return this.repository.updatePlain(tenantId, id, revision, {
+      ...verification,
+      config: JSON.stringify({ ...config, ...Object.fromEntries(changed) }),
+      revision: revision + 1,
+      updatedAt: new Date(),
+    });
+  }
+
+  /** The last check kept for the integration's current credentials. */
+  async lastVerification(tenantId: string, id: string): Promise<VerificationResult> {
+    const row = await this.repository.findVerification(tenantId, id);
+    if (row === null) {
+      await this.tenants.requireLive(tenantId);
+      throw new IntegrationNotFoundError(tenantId, id);
     }
+    if (!row.verifyStatus || !row.verifiedAt) throw new IntegrationNotVerifiedError(id);
+    return { status: row.verifyStatus === 'ok' ? 'ok' : 'failed', message: row.verifyMessage ?? '', checkedAt: row.verifiedAt };
+  }
+
+  // --- key rotation (asked by the keys module) ---
+
+  /**
+   * Step 2 of a data-key replacement: every secret of the tenant re-encrypted
+   * under its current data key, row by row, each row one conditional write
+   * (a row written meanwhile was encrypted under the current key already).
+   * Returns how many integrations it re-encrypted.
+   */
+  async reencryptSecrets(tenantId: string): Promise<number> {
+    let reencrypted = 0;
+    for (const listed of await this.repository.allOf(tenantId)) {
+      const key = `${tenantId}\0${listed.id}`;
+      const done = await this.writes.run(key, async () => {
+        for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+          const row = await this.repository.findOne(tenantId, listed.id);
+          if (row === null) return false;
+          const { version } = await this.tenantKeys.current(tenantId);
+          const stored = decode(row);
+          if (Object.values(stored.secrets).every((envelope) => envelopeKeyVersion(envelope) === version)) return false;
+          const sealed = await this.seal(tenantId, row.id, { vendor: vendorOf(row), fields: maskedFields(stored), stored, sent: undefined });
+          const fence = this.tenantKeys.writeFence(tenantId, sealed.keyVersion);
+          if (await this.retryOnConflict(() => this.repository.replaceSecrets(tenantId, row.id, row.revision, JSON.stringify(sealed.secrets), fence))) {
+            return true;
+          }
+          this.tenantKeys.forget(tenantId);
+        }
+        throw new WriteConflictError();
+      });
+      if (done) reencrypted++;
+    }
+    return reencrypted;
+  }
+
+  /** Whether a secret of the tenant is still encrypted under a data-key version other than `version`. */
+  async hasSecretsOutside(tenantId: string, version: number): Promise<boolean> {
+    const rows = await this.repository.allOf(tenantId);
+    return rows.some((row) => Object.values(decode(row).secrets).some((envelope) => envelopeKeyVersion(envelope) !== version));
+  }
+
+  /** Integrations and secret fields per tenant, for keys:status. */
+  async inventory(): Promise<Map<string, { integrations: number; secrets: number }>> {
+    const counts = new Map<string, { integrations: number; secrets: number }>();
+    for (const { tenantId, type, count } of await this.repository.countsByTenantAndType()) {
+      const entry = counts.get(tenantId) ?? { integrations: 0, secrets: 0 };
+      entry.integrations += count;
+      entry.secrets += count * (findVendor(type)?.secretFields.size ?? 0);
+      counts.set(tenantId, entry);
+    }
+    return counts;
+  }
+
+  // --- the write path ---
+
+  /**
+   * The one write path of POST and PATCH. `plan` turns the row as read into
+   * what to store (throwing the 4xx answers); the vendor check, when asked
+   * for, runs outside the per-integration mutex; the statement is conditional
+   * on the revision read, so a row changed by another instance meanwhile
+   * sends the write back to the read.
+   */
+  private async write(
+    tenantId: string,
+    id: string,
+    options: WriteOptions,
+    plan: (existing: StoredIntegration | null) => Promise<Plan>,
+  ): Promise<{ created: boolean; result: IntegrationResult }> {
+    let verified: { credentials: string; check: CredentialCheck } | undefined;
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      if (this.checker.onSave) {
+        // VERIFY_ON_SAVE: check what this write would store, without holding anything while the vendor answers.
+        const planned = await plan(await this.findOrRequireTenant(tenantId, id));
+        const credentials = await this.credentialsOf(tenantId, id, planned);
+        if (verified?.credentials !== JSON.stringify(credentials)) {
+          verified = { credentials: JSON.stringify(credentials), check: await this.checker.check(planned.vendor, credentials) };
+        }
+        if (verified.check.result.status !== 'ok') throw new UnprocessableError(verified.check.result.message);
+      }
+      const outcome = await this.writes.run(`${tenantId}\0${id}`, async () => {
+        const existing = await this.findOrRequireTenant(tenantId, id);
+        const planned = await plan(existing);
+        if (verified !== undefined) {
+          // The row may have changed since the check: store only credentials that were checked.
+          if (JSON.stringify(await this.credentialsOf(tenantId, id, planned)) !== verified.credentials) return undefined;
+          Object.assign(planned.fields, verified.check.learned);
+          for (const field of Object.keys(verified.check.learned)) planned.sent?.add(field);
+        }
+        const sealed = await this.seal(tenantId, id, planned);
+        const now = new Date();
+        const row: IntegrationEntity = {
+          tenantId,
+          id,
+          type: planned.vendor.type,
+          config: JSON.stringify(sealed.config),
+          secrets: JSON.stringify(sealed.secrets),
+          revision: existing === null ? 1 : existing.revision + 1,
+          createdAt: now,
+          updatedAt: now,
+          // The last check describes the credentials it checked: new ones start unverified, or with this write's check.
+          verifyStatus: verified?.check.result.status ?? null,
+          verifyMessage: verified?.check.result.message ?? null,
+          verifiedAt: verified?.check.result.checkedAt ?? null,
+        };
+        const fence = this.tenantKeys.writeFence(tenantId, sealed.keyVersion);
+        const landed =
+          existing === null
+            ? (await this.retryOnConflict(() => this.repository.insert(row, fence))) === 'inserted'
+            : await this.retryOnConflict(() => this.repository.update(row, existing.revision, fence));
+        // Not landed: the row changed, appeared or went, or the tenant's key changed or the tenant went; the next read tells.
+        if (!landed) {
+          this.tenantKeys.forget(tenantId);
+          return undefined;
+        }
+        return { created: existing === null, result: await this.presentWritten(tenantId, planned, row, sealed, options) };
+      });
+      if (outcome !== undefined) return outcome;
+    }
+    throw new WriteConflictError();
+  }
+
+  /** The row, or null when there is none; 404 when the tenant itself is gone. */
+  private async findOrRequireTenant(tenantId: string, id: string): Promise<StoredIntegration | null> {
+    const row = await this.repository.findOne(tenantId, id);
+    if (row === null) await this.tenants.requireLive(tenantId);
+    return row;
+  }
+
+  private async findOrThrow(tenantId: string, id: string): Promise<StoredIntegration> {
+    const row = await this.findOrRequireTenant(tenantId, id);
+    if (row === null) throw new IntegrationNotFoundError(tenantId, id);
+    return row;
+  }
+
+  private checkPrecondition(existing: StoredIntegration | null, ifMatch: string | undefined): void {
     if (ifMatch === undefined) {
       if (this.requireIfMatch && existing !== null) {
         throw new PreconditionRequiredError('If-Match is required: send the ETag of your last read of this integration');
@@ -157,159 +368,171 @@ export class IntegrationsService {
     }
   }
 
-  /** Encrypts what changed, keeps the envelopes of secrets sent back as the mask, and writes the row. */
-  private async save(
-    tx: SqlTransaction,
-    tenant: TenantKeyRow,
-    input: IntegrationInput,
-    existing: IntegrationRow | null,
-    storedSecrets: SecretEnvelopes,
-    verification: VerificationResult | undefined,
-  ): Promise<Written> {
-    const { vendor, fields } = input;
+  /** A statement InnoDB picked as a deadlock victim changed nothing: the same as losing the race. */
+  private async retryOnConflict<T>(statement: () => Promise<T>): Promise<T | false> {
+    try {
+      return await statement();
+    } catch (error) {
+      if (isRetryableConflict(error)) return false;
+      throw error;
+    }
+  }
+
+  /** A read that met a data key replaced under it reads again (the row is re-encrypted by then). */
+  private async readAgainIfRotated<T>(read: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch (error) {
+        if (!(error instanceof DataKeyVersionGoneError) || attempt >= MAX_READ_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  // --- secrets ---
+
+  /**
+   * The secret columns to store: new values encrypted under the tenant's
+   * current data key, secrets sent as the mask kept from the stored row
+   * (re-encrypted when a key replacement left them under the previous key).
+   */
+  private async seal(tenantId: string, id: string, plan: Plan): Promise<{ config: Record<string, string>; secrets: SecretEnvelopes; keyVersion: number }> {
+    const { version, key } = await this.tenantKeys.current(tenantId);
     const config: Record<string, string> = {};
     const secrets: SecretEnvelopes = {};
-    let dataKey: Buffer | undefined;
-    for (const field of vendor.fields) {
-      const value = fields[field.name];
+    for (const field of plan.vendor.fields) {
+      const value = plan.fields[field.name];
       if (value === undefined) continue;
       if (!field.secret) {
         config[field.name] = value;
-      } else if (value === SECRET_MASK) {
-        const kept = storedSecrets[field.name];
-        if (kept === undefined) {
-          const message = `${field.name}: "${SECRET_MASK}" keeps a stored secret, and there is none; send the real value`;
-          throw new ValidationFailedError(message, [{ field: field.name, message }]);
-        }
-        secrets[field.name] = kept;
-      } else {
-        dataKey ??= this.tenantDataKey(tenant);
-        try {
-          secrets[field.name] = encryptSecret(dataKey, tenant.dataKeyVersion, { tenantId: tenant.id, integrationId: input.id, field: field.name }, value);
-        } catch (error) {
-          if (error instanceof DoubleEncryptionError) {
-            throw new ValidationFailedError(error.message, [{ field: field.name, message: error.message }]);
-          }
-          throw error;
-        }
+        continue;
+      }
+      const at = { tenantId, integrationId: id, field: field.name };
+      if (value === SECRET_MASK) {
+        const kept = plan.stored.secrets[field.name];
+        if (kept === undefined) throw maskWithoutStoredSecret(field.name);
+        secrets[field.name] = envelopeKeyVersion(kept) === version ? kept : encryptSecret(key, version, at, await this.decrypt(tenantId, id, field.name, kept));
+        continue;
+      }
+      try {
+        secrets[field.name] = encryptSecret(key, version, at, value);
+      } catch (error) {
+        if (error instanceof DoubleEncryptionError) throw new ValidationFailedError(error.message, [{ field: field.name, message: error.message }]);
+        throw error;
       }
     }
-    const now = new Date();
-    const row: IntegrationRecord = {
-      tenantId: tenant.id,
-      id: input.id,
-      type: vendor.type,
-      config: JSON.stringify(config),
-      secrets: JSON.stringify(secrets),
-      revision: existing === null ? 1 : existing.revision + 1,
-      createdAt: now,
-      updatedAt: now,
-      // The last check describes the credentials it checked: new ones start unverified.
-      verifyStatus: verification?.status ?? null,
-      verifyMessage: verification?.message ?? null,
-      verifiedAt: verification?.checkedAt ?? null,
-    };
-    if (existing === null) await this.repository.insert(tx, row);
-    else await this.repository.update(tx, row);
-    return { record: row, config, secrets };
+    return { config, secrets, keyVersion: version };
   }
 
-  // --- Verification (issue 6): the plaintext credentials a vendor check needs ---
-
-  /**
-   * The stored credentials with secrets decrypted, or null when the tenant is live
-   * but has no such integration. Only VerificationService calls this; what it
-   * returns never goes into a response.
-   */
-  async findCredentials(tenantId: string, id: string): Promise<StoredCredentials | null> {
-    const { tenant, integration } = await this.repository.findOne(tenantId, id);
-    if (tenant === undefined || tenant.deleted) throw new TenantNotFoundError(tenantId);
-    if (integration === undefined) return null;
-    const { config, secrets } = this.decodeStored(integration);
-    const fields: Record<string, string> = { ...config };
-    for (const [field, envelope] of Object.entries(secrets)) {
-      fields[field] = this.decrypt(tenant, integration.id, field, envelope);
+  /** The plaintext credentials a plan would store: the fields as planned, stored secrets where the mask stands. */
+  private async credentialsOf(tenantId: string, id: string, plan: Plan): Promise<Record<string, string>> {
+    const credentials = { ...plan.fields };
+    for (const field of plan.vendor.secretFields) {
+      if (credentials[field] !== SECRET_MASK) continue;
+      const envelope = plan.stored.secrets[field];
+      if (envelope === undefined) throw maskWithoutStoredSecret(field);
+      credentials[field] = await this.decrypt(tenantId, id, field, envelope);
     }
-    return { vendor: this.vendorOf(integration), fields, revision: integration.revision };
+    return credentials;
   }
 
-  async credentialsOf(tenantId: string, id: string): Promise<StoredCredentials> {
-    const found = await this.findCredentials(tenantId, id);
-    if (found === null) throw new IntegrationNotFoundError(tenantId, id);
-    return found;
+  private async decrypt(tenantId: string, integrationId: string, field: string, envelope: string): Promise<string> {
+    let version: number;
+    try {
+      version = envelopeKeyVersion(envelope);
+    } catch (error) {
+      throw this.unreadable(tenantId, integrationId, field, error);
+    }
+    const key = await this.tenantKeys.version(tenantId, version);
+    try {
+      return decryptSecret(key, version, { tenantId, integrationId, field }, envelope);
+    } catch (error) {
+      throw this.unreadable(tenantId, integrationId, field, error);
+    }
   }
 
-  // --- end of verification ---
-
-  private tenantDataKey(tenant: TenantKeyRow): Buffer {
-    if (tenant.dataKeyWrapped === null) throw new TenantNotFoundError(tenant.id);
-    return this.dataKeys.unwrap(tenant.id, tenant.dataKeyVersion, tenant.dataKeyWrapped);
-  }
-
-  private decodeStored(row: { config: string; secrets: string }): { config: Record<string, string>; secrets: SecretEnvelopes } {
-    return { config: JSON.parse(row.config) as Record<string, string>, secrets: JSON.parse(row.secrets) as SecretEnvelopes };
+  private unreadable(tenantId: string, integrationId: string, field: string, error: unknown): SecretUnreadableError {
+    // Name the place, never the value: the log must not help an attacker either.
+    this.logger.error(`secret ${field} of ${tenantId}/${integrationId} failed to decrypt: ${(error as Error).message}`);
+    return new SecretUnreadableError(tenantId, integrationId);
   }
 
   /**
-   * A stored integration on the wire: secrets masked, or decrypted for a
-   * revealing token. Built in one pass over the vendor's fields (this runs
+   * Stored integrations on the wire: secrets masked, or decrypted for a
+   * revealing token. Built in one pass over each vendor's fields (this runs
    * for every row of every read).
    */
-  private present(tenant: TenantKeyRow, row: IntegrationRow, options: ReadOptions): IntegrationWire {
-    const vendor = this.vendorOf(row);
-    const { config, secrets } = this.decodeStored(row);
-    const wire: IntegrationWire = { id: row.id, type: vendor.type };
-    for (const field of vendor.fields) {
-      const name = field.name;
-      if (!field.secret) {
-        if (config[name] !== undefined) wire[name] = config[name];
-      } else if (secrets[name] !== undefined) {
-        wire[name] = options.reveal ? this.decrypt(tenant, row.id, name, secrets[name]) : SECRET_MASK;
+  private async present(tenantId: string, rows: readonly StoredIntegration[], options: ReadOptions): Promise<IntegrationWire[]> {
+    const wires: IntegrationWire[] = [];
+    for (const row of rows) {
+      const vendor = vendorOf(row);
+      const { config, secrets } = decode(row);
+      const wire: IntegrationWire = { id: row.id, type: vendor.type };
+      for (const field of vendor.fields) {
+        const name = field.name;
+        if (!field.secret) {
+          if (config[name] !== undefined) wire[name] = config[name];
+        } else if (secrets[name] !== undefined) {
+          wire[name] = options.reveal ? await this.decrypt(tenantId, row.id, name, secrets[name]) : SECRET_MASK;
+        }
       }
+      wires.push(wire);
     }
-    return wire;
+    return wires;
   }
 
   /**
-   * The answer to a write: what the caller sent (as the original API echoed it),
-   * with secrets the caller did not send shown masked or, for a revealing
-   * token, decrypted.
+   * The answer to a write: what the caller sent (as the original API echoed
+   * it), with secrets the caller did not send shown masked or, for a
+   * revealing token, decrypted.
    */
-  private presentWritten(
-    tenant: TenantKeyRow,
-    input: IntegrationInput,
-    saved: Written,
+  private async presentWritten(
+    tenantId: string,
+    plan: Plan,
+    row: IntegrationEntity,
+    sealed: Decoded,
     options: ReadOptions,
-    sentFields?: ReadonlySet<string>,
-  ): IntegrationResult {
-    const { record, config, secrets } = saved;
-    const fields: Record<string, string> = { ...config };
-    for (const field of Object.keys(secrets)) {
-      const sent = input.fields[field];
-      const echo = sent !== undefined && sent !== SECRET_MASK && (sentFields === undefined || sentFields.has(field));
+  ): Promise<IntegrationResult> {
+    const fields: Record<string, string> = { ...sealed.config };
+    for (const field of Object.keys(sealed.secrets)) {
+      const sent = plan.fields[field];
+      const echo = sent !== undefined && sent !== SECRET_MASK && (plan.sent === undefined || plan.sent.has(field));
       if (echo) fields[field] = sent;
-      else fields[field] = options.reveal ? this.decrypt(tenant, record.id, field, secrets[field]) : SECRET_MASK;
+      else fields[field] = options.reveal ? await this.decrypt(tenantId, row.id, field, sealed.secrets[field]) : SECRET_MASK;
     }
-    return { wire: toWire(input.vendor, record.id, fields), etag: etagOf(record.revision) };
+    return { wire: toWire(plan.vendor, row.id, fields), etag: etagOf(row.revision) };
   }
+}
 
-  private decrypt(tenant: TenantKeyRow, integrationId: string, field: string, envelope: string): string {
-    const tenantId = tenant.id;
-    try {
-      const dataKey = this.tenantDataKey(tenant);
-      return decryptSecret(dataKey, tenant.dataKeyVersion, { tenantId, integrationId, field }, envelope);
-    } catch (error) {
-      if (error instanceof TenantNotFoundError) throw error;
-      // Name the place, never the value: the log must not help an attacker either.
-      this.logger.error(`secret ${field} of ${tenantId}/${integrationId} failed to decrypt: ${(error as Error).message}`);
-      throw new SecretUnreadableError(tenantId, integrationId);
-    }
-  }
+/** What a write will store, before encryption. */
+interface Plan {
+  vendor: Vendor;
+  /** The vendor fields to store: plaintext, or the mask for "keep the stored secret". */
+  fields: Record<string, string>;
+  /** The row as read (same vendor type), decoded. */
+  stored: Decoded;
+  /** PATCH: the fields the caller sent (the answer echoes those); undefined for POST, which echoes everything sent. */
+  sent: Set<string> | undefined;
+}
 
-  private vendorOf(row: { type: string }): Vendor {
-    const vendor = findVendor(row.type);
-    // Only a vendor removed from the registry while rows of it remain gets here.
-    if (vendor === undefined) throw new Error(`stored integration has unknown type '${row.type}'`);
-    return vendor;
-  }
+function decode(row: { config: string; secrets: string }): Decoded {
+  return { config: JSON.parse(row.config) as Record<string, string>, secrets: JSON.parse(row.secrets) as SecretEnvelopes };
+}
+
+/** Every stored field, secrets as the mask: the plan that rewrites a row as it is. */
+function maskedFields(stored: Decoded): Record<string, string> {
+  return { ...stored.config, ...Object.fromEntries(Object.keys(stored.secrets).map((field) => [field, SECRET_MASK])) };
+}
+
+function vendorOf(row: { type: string }): Vendor {
+  const vendor = findVendor(row.type);
+  // Only a vendor removed from the registry while rows of it remain gets here.
+  if (vendor === undefined) throw new Error(`stored integration has unknown type '${row.type}'`);
+  return vendor;
+}
+
+/** The 400 for a mask with no stored secret behind it. */
+function maskWithoutStoredSecret(field: string): ValidationFailedError {
+  const message = `${field}: "${SECRET_MASK}" keeps a stored secret, and there is none; send the real value`;
+  return new ValidationFailedError(message, [{ field, message }]);
 }

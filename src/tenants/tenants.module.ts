@@ -1,12 +1,17 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { CryptoModule } from '../crypto/crypto.module';
+import { DeletedTenantEntity } from './deleted-tenant.entity';
+import { TenantKeysService } from './tenant-keys.service';
+import { TenantEntity } from './tenant.entity';
 import { TenantsController } from './tenants.controller';
+import { TenantsRepository } from './tenants.repository';
 import { TenantsService } from './tenants.service';
 
 @Module({
-  imports: [CryptoModule],
+  imports: [TypeOrmModule.forFeature([TenantEntity, DeletedTenantEntity]), CryptoModule],
   controllers: [TenantsController],
-  providers: [TenantsService],
-  exports: [TenantsService],
+  providers: [TenantsRepository, TenantsService, TenantKeysService],
+  exports: [TenantsService, TenantKeysService],
 })
 export class TenantsModule {}

@@ -94,6 +94,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
       const db = app.get(DatabaseService);
       await db.query('DELETE FROM integrations WHERE tenant_id LIKE ?', [`%-${run}-%`]);
       await db.query('DELETE FROM tenants WHERE id LIKE ?', [`%-${run}-%`]);
+      await db.query('DELETE FROM deleted_tenants WHERE id LIKE ?', [`%-${run}-%`]);
       await app.close();
       await own?.drop();
       rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,24 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule } from '../config/config.module';
+import type { Configuration } from '../config/configuration';
+import { KeysModule } from '../crypto/keys.module';
+import { DatabaseModule } from '../database/database.module';
+import { KeysCommand } from './keys.command';
+import { TokenCommand } from './token.command';
+
+/**
+ * The operator commands' application context (NestFactory.createApplicationContext):
+ * the same modules and services as the API, without HTTP. Only the key commands
+ * open the database.
+ */
+@Module({})
+export class CliModule {
+  static forRoot(configuration: Configuration, needs: 'token' | 'keys'): DynamicModule {
+    if (needs === 'token') return { module: CliModule, imports: [ConfigModule.forRoot(configuration)], providers: [TokenCommand] };
+    return {
+      module: CliModule,
+      imports: [ConfigModule.forRoot(configuration), DatabaseModule, KeysModule],
+      providers: [KeysCommand],
+    };
+  }
+}

@@ -1,0 +1,165 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, IsNull, LessThan, MoreThan, Not, type FindOptionsWhere, type Repository } from 'typeorm';
+import { isDuplicateKey } from '../database/database-errors';
+import { DatabaseService } from '../database/database.service';
+import { DeletedTenantEntity } from './deleted-tenant.entity';
+import { TenantEntity } from './tenant.entity';
+
+/** The key columns of a tenant. */
+export type TenantKeyState = Pick<TenantEntity, 'id' | 'dataKeyWrapped' | 'previousDataKeyWrapped' | 'dataKeyVersion' | 'masterKeyId' | 'dataKeyCreatedAt'>;
+
+/** The condition that keeps another module's write from landing after the tenant is gone or its data key replaced. */
+export interface WriteFence {
+  /** `EXISTS (…)` with TypeORM named parameters. */
+  readonly condition: string;
+  readonly parameters: Readonly<Record<string, unknown>>;
+}
+
+/** Which tenants a key rotation still has to visit. */
+export type RotationFilter = { mode: 'rewrap'; masterKeyId: string } | { mode: 'reencrypt'; startedAt: Date };
+
+/**
+ * Tenants and their tombstones. Ids are compared byte for byte (the columns
+ * are utf8mb4_bin on MySQL), and every method is one operation on
+ * DatabaseService, so SQLite's single connection is shared safely.
+ */
+@Injectable()
+export class TenantsRepository {
+  constructor(
+    @InjectRepository(TenantEntity) private readonly tenants: Repository<TenantEntity>,
+    @InjectRepository(DeletedTenantEntity) private readonly tombstones: Repository<DeletedTenantEntity>,
+    private readonly db: DatabaseService,
+  ) {}
+
+  findById(id: string): Promise<TenantEntity | null> {
+    return this.db.run(() => this.tenants.findOneBy({ id }));
+  }
+
+  /** A page of live tenants sorted by id, limited to `ids` when given, and the total. */
+  page(ids: string[] | undefined, limit: number, offset: number): Promise<[TenantEntity[], number]> {
+    return this.db.run(() =>
+      this.tenants.findAndCount({ where: ids === undefined ? {} : { id: In(ids) }, order: { id: 'ASC' }, take: limit, skip: offset }),
+    );
+  }
+
+  /**
+   * Inserts a new tenant unless its id is taken by a live tenant ('exists') or
+   * was used by a deleted one ('deleted'): ids are never reused.
+   */
+  insert(tenant: TenantEntity): Promise<'created' | 'exists' | 'deleted'> {
+    return this.db
+      .transaction(async (manager) => {
+        await manager.insert(TenantEntity, tenant);
+        // After the insert, so a delete of the same id committing meanwhile is seen (READ COMMITTED).
+        const tombstone = await manager.existsBy(DeletedTenantEntity, { id: tenant.id });
+        if (tombstone) throw new IdOnceDeleted();
+        return 'created' as const;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof IdOnceDeleted) return 'deleted' as const;
+        if (isDuplicateKey(error)) return 'exists' as const;
+        throw error;
+      });
+  }
+
+  async isTombstoned(id: string): Promise<boolean> {
+    return this.db.run(() => this.tombstones.existsBy({ id }));
+  }
+
+  /** Renames a live tenant; false when there is none. */
+  async rename(id: string, name: string, updatedAt: Date): Promise<boolean> {
+    const result = await this.db.run(() => this.tenants.update({ id }, { name, updatedAt }));
+    return result.affected === 1;
+  }
+
+  /**
+   * Deletes a tenant's row, which takes its data key and (by the foreign keys'
+   * cascade) everything it owns, and leaves a tombstone. False when there was no live tenant.
+   */
+  delete(id: string, deletedAt: Date): Promise<boolean> {
+    return this.db.transaction(async (manager) => {
+      const { affected } = await manager.delete(TenantEntity, { id });
+      if (affected !== 1) return false;
+      await manager.insert(DeletedTenantEntity, { id, deletedAt });
+      return true;
+    });
+  }
+
+  // --- data keys ---
+
+  keyState(id: string): Promise<TenantKeyState | null> {
+    return this.db.run(() =>
+      this.tenants.findOne({
+        where: { id },
+        select: { id: true, dataKeyWrapped: true, previousDataKeyWrapped: true, dataKeyVersion: true, masterKeyId: true, dataKeyCreatedAt: true },
+      }),
+    );
+  }
+
+  /** Changes a tenant's key columns if they are still what `expected` says (another rotation may have run). */
+  async updateKeys(expected: Pick<TenantKeyState, 'id' | 'dataKeyVersion' | 'masterKeyId'>, change: Partial<TenantKeyState>): Promise<boolean> {
+    const where: FindOptionsWhere<TenantEntity> = {
+      id: expected.id,
+      dataKeyVersion: expected.dataKeyVersion,
+      masterKeyId: expected.masterKeyId ?? IsNull(),
+    };
+    const result = await this.db.run(() => this.tenants.update(where, change));
+    return result.affected === 1;
+  }
+
+  /**
+   * See WriteFence: the tenant row still exists with this data key version. In
+   * a statement of its own, InnoDB reads it with a shared lock, so the write
+   * waits for a key replacement or a delete in progress and then sees its result.
+   */
+  writeFence(tenantId: string, keyVersion: number): WriteFence {
+    const table = this.db.dataSource.driver.escape(this.tenants.metadata.tableName);
+    return {
+      condition: `EXISTS (SELECT 1 FROM ${table} WHERE id = :fenceTenantId AND data_key_version = :fenceKeyVersion)`,
+      parameters: { fenceTenantId: tenantId, fenceKeyVersion: keyVersion },
+    };
+  }
+
+  async countByMasterKey(): Promise<{ masterKeyId: string; tenants: number }[]> {
+    const rows = await this.db.run(() =>
+      this.tenants
+        .createQueryBuilder('t')
+        .select('t.master_key_id', 'masterKeyId')
+        .addSelect('COUNT(*)', 'tenants')
+        .where('t.data_key_wrapped IS NOT NULL')
+        .groupBy('t.master_key_id')
+        .getRawMany<{ masterKeyId: string; tenants: number | string }>(),
+    );
+    return rows.map((row) => ({ masterKeyId: row.masterKeyId, tenants: Number(row.tenants) }));
+  }
+
+  /** Master key id of every live tenant, for reports that count by master key. */
+  async masterKeyOfEach(): Promise<Map<string, string>> {
+    const rows = await this.db.run(() => this.tenants.find({ select: { id: true, masterKeyId: true } }));
+    return new Map(rows.filter((row) => row.masterKeyId !== null).map((row) => [row.id, row.masterKeyId!]));
+  }
+
+  countForRotation(filter: RotationFilter): Promise<number> {
+    return this.db.run(() => this.tenants.countBy(rotationWhere(filter)));
+  }
+
+  /** The next ids a rotation must visit, in id order after `after`. */
+  async idsForRotation(filter: RotationFilter, after: string, limit: number): Promise<string[]> {
+    const where = rotationWhere(filter).map((condition) => ({ ...condition, id: MoreThan(after) }));
+    const rows = await this.db.run(() => this.tenants.find({ select: { id: true }, where, order: { id: 'ASC' }, take: limit }));
+    return rows.map((row) => row.id);
+  }
+}
+
+class IdOnceDeleted extends Error {}
+
+function rotationWhere(filter: RotationFilter): FindOptionsWhere<TenantEntity>[] {
+  if (filter.mode === 'rewrap') return [{ dataKeyWrapped: Not(IsNull()), masterKeyId: Not(filter.masterKeyId) }];
+  // A key made before the run started, or a replacement that a stopped run left half done.
+  return [
+    { dataKeyWrapped: Not(IsNull()), dataKeyCreatedAt: IsNull() },
+    { dataKeyWrapped: Not(IsNull()), dataKeyCreatedAt: LessThan(filter.startedAt) },
+    { dataKeyWrapped: Not(IsNull()), previousDataKeyWrapped: Not(IsNull()) },
+  ];
+}

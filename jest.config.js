@@ -3,7 +3,13 @@ module.exports = {
   rootDir: 'src',
   testRegex: '.*\\.spec\\.ts$',
   moduleFileExtensions: ['js', 'json', 'ts'],
-  transform: { '^.+\\.ts$': 'ts-jest' },
+  transform: {
+    '^.+\\.ts$': 'ts-jest',
+    // jwks-rsa 4 requires jose 6, which ships only as ES modules: Node (20.19+) loads it with require(),
+    // Jest 30 cannot before Node 24.9. Compiled to CommonJS for the tests; nothing else in node_modules is.
+    '/node_modules/jose/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, isolatedModules: true }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   testEnvironment: 'node',
   reporters: ['default', '<rootDir>/../test/summary-reporter.js'],
 };

@@ -1,6 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { AccessGuard } from './auth/access.guard';
 import { AuthModule } from './auth/auth.module';
+import { JwtAuthGuard } from './auth/jwt-auth.guard';
+import { RateLimitGuard, rateLimitOptions } from './auth/rate-limit.guard';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { createValidationPipe } from './common/pipes/validation';
 import { ConfigModule } from './config/config.module';
@@ -14,8 +18,8 @@ import { LoggingModule } from './logging/logging.module';
 import { TenantsModule } from './tenants/tenants.module';
 
 /**
- * The whole service. Global pipe, guard (AuthModule) and filter are providers
- * here, so a test that compiles AppModule behaves exactly like production.
+ * The whole service. Global pipe, guards and filter are providers here, so a
+ * test that compiles AppModule behaves exactly like production.
  */
 @Module({})
 export class AppModule {
@@ -27,6 +31,7 @@ export class AppModule {
         LoggingModule,
         DatabaseModule,
         AuthModule,
+        ThrottlerModule.forRoot(rateLimitOptions(configuration.app)),
         CryptoModule,
         TenantsModule,
         IntegrationsModule,
@@ -34,6 +39,11 @@ export class AppModule {
         HealthModule,
       ],
       providers: [
+        // Global guards run in the order listed: who is calling (never refuses, records why not),
+        // then the rate limit (by token subject, or by address without a valid token), then 401/403.
+        { provide: APP_GUARD, useClass: JwtAuthGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
+        { provide: APP_GUARD, useClass: AccessGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
       ],

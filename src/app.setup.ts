@@ -5,7 +5,6 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { registerRateLimit } from './common/rate-limit';
 import { securityHeaders } from './common/security-headers';
 import type { Configuration } from './config/configuration';
 import { registerRequestLogging } from './logging/logging.module';
@@ -78,8 +77,6 @@ export async function configureApp(app: NestFastifyApplication, config: Configur
     done();
   });
   registerRequestLogging(fastify, config.app.logRequests);
-  // After the security headers and the request id, so a 429 carries them too; still before any token check or query.
-  registerRateLimit(fastify, config.app.rateLimitMax, config.app.rateLimitWindowMs);
   // Built on the first request to /docs or /docs-json, then kept: a start that nobody browses
   // does not pay for scanning every route (about 100 ms of the cold start, and its memory).
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {

@@ -1,9 +1,15 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { JwtAuthGuard } from './jwt-auth.guard';
-import { TokenVerifier } from './token-verifier';
+import { PassportModule } from '@nestjs/passport';
+import { JwtStrategy } from './jwt.strategy';
+import { RouteAccessReader } from './route-access';
 
+/**
+ * The 'jwt' passport strategy and what the global guards share. The guards
+ * themselves are registered in AppModule, where their order is written down.
+ */
 @Module({
-  providers: [TokenVerifier, { provide: APP_GUARD, useClass: JwtAuthGuard }],
+  imports: [PassportModule],
+  providers: [JwtStrategy, RouteAccessReader],
+  exports: [RouteAccessReader],
 })
 export class AuthModule {}

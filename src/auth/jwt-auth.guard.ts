@@ -1,82 +1,80 @@
-import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
-import { ForbiddenError, ValidationFailedError } from '../common/errors/domain-errors';
-import { displayId, isResourceId } from '../common/validation/resource-id';
-import { IS_PUBLIC, REQUIRED_SCOPE } from './auth.decorators';
-import { hasScope, mayAccessTenant, type Principal, type ScopeName } from './scopes';
-import { TokenVerifier } from './token-verifier';
+import { type ExecutionContext, Injectable } from '@nestjs/common';
+import { AuthGuard } from '@nestjs/passport';
+import { UnauthenticatedError } from '../common/errors/domain-errors';
+import { RouteAccessReader } from './route-access';
+import type { Principal } from './scopes';
 
-interface GuardedRequest {
-  headers: { authorization?: string };
-  params?: Record<string, string>;
+/** What the guards leave on the request for each other and for the handler. */
+export interface GuardedRequest {
+  ip: string;
+  params?: Record<string, string | undefined>;
+  /** The verified caller (set by @nestjs/passport from JwtAuthGuard.handleRequest). */
   user?: Principal;
+  /** Why the request has no caller, thrown by AccessGuard once the rate limit has counted it. */
+  authFailure?: UnauthenticatedError;
 }
 
-/** What a route asks of its caller, read from its decorators once. */
-interface RouteAccess {
-  isPublic: boolean;
-  scope: ScopeName | undefined;
+const MISSING_TOKEN = 'Missing bearer token (Authorization: Bearer <JWT>)';
+
+/**
+ * The one place a failed token check is worded for the client. passport-jwt
+ * reports jsonwebtoken's error, its own 'No auth token', and the key
+ * provider's (jwks-rsa's) errors as passport's `info`; validate() words its
+ * own refusals (an UnauthenticatedError, passport's `err`).
+ */
+export function describeTokenFailure(failure: unknown): string {
+  if (!(failure instanceof Error)) return 'Missing or invalid bearer token';
+  if (failure.message === 'No auth token') return MISSING_TOKEN;
+  if ((failure as { isEndpointUnavailable?: unknown }).isEndpointUnavailable === true) {
+    // Network errors and non-2xx answers; their text is the JWKS server's or the OS's, not for clients.
+    return 'Token key could not be found: JWKS endpoint unavailable';
+  }
+  switch (failure.name) {
+    case 'TokenExpiredError':
+      return 'Token has expired';
+    case 'NotBeforeError':
+      return 'Token is not valid yet (nbf)';
+    case 'JsonWebTokenError':
+      // 'invalid signature', 'jwt malformed', 'invalid algorithm', 'jwt audience invalid. expected: …'
+      return `Invalid token: ${failure.message}`;
+    case 'SigningKeyNotFoundError':
+      // jwks-rsa's message quotes the kid, which is client input.
+      return 'Token key could not be found: token signed with an unknown key (kid)';
+    case 'TokenKeyError':
+    case 'JwksRateLimitError': // 'Too many requests to the JWKS endpoint'
+    case 'JwksError': // 'The JWKS endpoint did not contain any (signing) keys'
+      return `Token key could not be found: ${failure.message}`;
+    default:
+      return 'Missing or invalid bearer token';
+  }
 }
 
 /**
- * The one global guard: every route needs a valid token unless it is @Public();
- * then the route's scope, and for routes under `/tenants/:iid`, the tenant.
- * A tenant outside the token gets 403 whether or not it exists.
- *
- * It answers synchronously when the token can be checked synchronously (a
- * static key: every configuration but JWKS), which spares Nest an await per request.
+ * First of the global guards (see AppModule): authenticates every non-public
+ * request with the 'jwt' strategy. It does not refuse anything: a failure is
+ * recorded on the request, so the rate limit after it can count an
+ * unauthenticated request against its address, and AccessGuard answers 401.
  */
 @Injectable()
-export class JwtAuthGuard implements CanActivate {
-  /** Per controller class, then per handler: a method could be shared by two classes with different decorators. */
-  private readonly routes = new WeakMap<object, WeakMap<object, RouteAccess>>();
+export class JwtAuthGuard extends AuthGuard('jwt') {
+  constructor(private readonly routes: RouteAccessReader) {
+    super();
+  }
 
-  constructor(
-    private readonly reflector: Reflector,
-    private readonly tokens: TokenVerifier,
-  ) {}
+  override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    if (this.routes.of(context).isPublic) return true;
+    return super.canActivate(context) as Promise<boolean>;
+  }
 
-  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    const access = this.accessOf(context);
-    if (access.isPublic) return true;
+  /** @nestjs/passport stores what this returns as `request.user`. */
+  override handleRequest<TUser = Principal>(err: unknown, user: TUser | false, info: unknown, context: ExecutionContext): TUser {
+    if (user) return user;
+    if (err instanceof Error && !(err instanceof UnauthenticatedError)) {
+      // Anything but validate()'s own refusal is a bug, not a bad token: let the filter log it as a 500.
+      throw err;
+    }
     const request = context.switchToHttp().getRequest<GuardedRequest>();
-    const principal = this.tokens.authenticate(request.headers.authorization);
-    if (principal instanceof Promise) return principal.then((resolved) => this.authorize(request, resolved, access.scope));
-    return this.authorize(request, principal, access.scope);
-  }
-
-  private authorize(request: GuardedRequest, principal: Principal, scope: ScopeName | undefined): boolean {
-    request.user = principal;
-    if (scope !== undefined && !hasScope(principal, scope)) {
-      throw new ForbiddenError(`This token lacks the scope '${scope}'`);
-    }
-    const tenantId = request.params?.iid;
-    // Only canonical ids reach a query: MySQL compares with PAD SPACE, so 'acme ' would find 'acme'.
-    // (This is the check of `:iid` for every route: the guard runs before any pipe.)
-    if (tenantId !== undefined && !isResourceId(tenantId)) {
-      const message = 'iid in the path must be 1-64 characters of letters, digits, ".", "_" or "-"';
-      throw new ValidationFailedError(message, [{ field: 'iid', message }]);
-    }
-    if (tenantId !== undefined && !mayAccessTenant(principal, tenantId)) {
-      throw new ForbiddenError(`This token may not access tenant '${displayId(tenantId)}'`);
-    }
-    return true;
-  }
-
-  private accessOf(context: ExecutionContext): RouteAccess {
-    const handler = context.getHandler();
-    const controller = context.getClass();
-    let handlers = this.routes.get(controller);
-    if (handlers === undefined) this.routes.set(controller, (handlers = new WeakMap()));
-    let access = handlers.get(handler);
-    if (access === undefined) {
-      const targets = [handler, controller];
-      access = {
-        isPublic: this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, targets) === true,
-        scope: this.reflector.getAllAndOverride<ScopeName | undefined>(REQUIRED_SCOPE, targets),
-      };
-      handlers.set(handler, access);
-    }
-    return access;
+    request.authFailure = err instanceof UnauthenticatedError ? err : new UnauthenticatedError(describeTokenFailure(info));
+    return undefined as TUser;
   }
 }

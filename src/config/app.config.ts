@@ -14,9 +14,11 @@ export interface AppConfig {
   bodyLimit: number;
   /** Origins allowed by CORS; empty = CORS off. */
   corsOrigins: string[];
-  /** Requests per token (or per address without one) per window; 0 = no limit. */
+  /** Requests per token subject (or per address without a valid token) per window; 0 = no limit. */
   rateLimitMax: number;
   rateLimitWindowMs: number;
+  /** Most callers whose counts are kept in memory; the oldest window is dropped first. */
+  rateLimitCacheSize: number;
   /** Make `If-Match` mandatory on integration writes (428 without it). */
   requireIfMatch: boolean;
   /** Folder for the embedded database and the generated development keys. */
@@ -47,6 +49,7 @@ export function loadAppConfig(env: Env): AppConfig {
     corsOrigins,
     rateLimitMax: readInt(env, 'RATE_LIMIT_MAX', 100_000, 0, 10_000_000),
     rateLimitWindowMs: readInt(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3_600_000),
+    rateLimitCacheSize: readInt(env, 'RATE_LIMIT_CACHE_SIZE', 100_000, 1, 10_000_000),
     requireIfMatch: readBool(env, 'REQUIRE_IF_MATCH', false),
     dataDir: readVar(env, 'DATA_DIR') ?? './data',
     shutdownGraceMs: readInt(env, 'SHUTDOWN_GRACE_MS', 8000, 0, 600_000),

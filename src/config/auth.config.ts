@@ -10,7 +10,16 @@ import { type Env, ConfigError, readInt, readVar } from './config-error';
 export type JwtKeySource =
   | { mode: 'secret'; algorithms: ['HS256']; key: KeyObject }
   | { mode: 'public-key'; algorithms: ['RS256'] | ['ES256']; key: KeyObject }
-  | { mode: 'jwks'; algorithms: ['RS256', 'ES256']; jwksUrl: string; cacheTtlMs: number };
+  | {
+      mode: 'jwks';
+      algorithms: ['RS256', 'ES256'];
+      jwksUrl: string;
+      /** How long a key fetched for a `kid` is trusted before the set is fetched again. */
+      cacheTtlMs: number;
+      /** Fetches of the set allowed per minute; tokens naming unknown kids cannot make us hammer the IdP. */
+      requestsPerMinute: number;
+      timeoutMs: number;
+    };
 
 export interface AuthConfig {
   keySource: JwtKeySource;
@@ -45,7 +54,15 @@ export function loadAuthConfig(env: Env, generatedSecret?: string): AuthConfig {
     if (!/^https?:\/\//.test(jwksUrl)) throw new ConfigError(`JWT_JWKS_URL must be an http(s) URL (got '${jwksUrl}')`);
     return {
       ...common,
-      keySource: { mode: 'jwks', algorithms: ['RS256', 'ES256'], jwksUrl, cacheTtlMs: readInt(env, 'JWT_JWKS_CACHE_TTL_MS', 300_000, 0, 86_400_000) },
+      keySource: {
+        mode: 'jwks',
+        algorithms: ['RS256', 'ES256'],
+        jwksUrl,
+        // At least 1 ms: jwks-rsa's cache reads a TTL of 0 as "never expires", which would keep removed keys working.
+        cacheTtlMs: readInt(env, 'JWT_JWKS_CACHE_TTL_MS', 300_000, 1, 86_400_000),
+        requestsPerMinute: readInt(env, 'JWT_JWKS_REQUESTS_PER_MINUTE', 10, 1, 10_000),
+        timeoutMs: readInt(env, 'JWT_JWKS_TIMEOUT_MS', 5000, 100, 60_000),
+      },
     };
   }
   throw new ConfigError('JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL must be set (the key that checks bearer tokens)');

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
+import { ActsOnTenant, CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { mayRevealSecrets, Scope, type Principal } from '../auth/scopes';
 import { ApiErrors } from '../common/openapi';
 import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
@@ -20,6 +20,7 @@ const IF_MATCH = { name: 'If-Match', required: false, description: 'ETag of your
 @ApiBearerAuth()
 @ApiParam({ name: 'iid', description: 'Tenant id' })
 @Controller('tenants/:iid/integrations')
+@ActsOnTenant('iid')
 // `:iid` needs no pipe: JwtAuthGuard checks it (id rules, and the token's tenants) before any pipe runs.
 export class IntegrationsController {
   constructor(private readonly integrations: IntegrationsService) {}

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
+import { ActsOnTenant, CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Scope, type Principal } from '../auth/scopes';
 import { ApiErrors } from '../common/openapi';
 import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
@@ -39,6 +39,7 @@ export class TenantsController {
   }
 
   @Get(':iid')
+  @ActsOnTenant('iid')
   @RequireScope(Scope.IntegrationsRead)
   @ApiOperation({ summary: 'One tenant' })
   @ApiParam({ name: 'iid', description: 'Tenant id' })
@@ -49,6 +50,7 @@ export class TenantsController {
   }
 
   @Patch(':iid')
+  @ActsOnTenant('iid')
   @RequireScope(Scope.PlatformAdmin)
   @ApiOperation({ summary: 'Rename a tenant (platform admin)' })
   @ApiParam({ name: 'iid', description: 'Tenant id' })
@@ -59,6 +61,7 @@ export class TenantsController {
   }
 
   @Delete(':iid')
+  @ActsOnTenant('iid')
   @HttpCode(204)
   @RequireScope(Scope.PlatformAdmin)
   @ApiOperation({

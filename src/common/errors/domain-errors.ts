@@ -79,6 +79,16 @@ export class PreconditionRequiredError extends DomainError {
   readonly code = 'PRECONDITION_REQUIRED';
 }
 
+export class RateLimitedError extends DomainError {
+  readonly status = 429;
+  readonly code = 'RATE_LIMITED';
+  override readonly headers: Record<string, string>;
+  constructor(retryAfterSeconds: number) {
+    super(`Rate limit reached; retry after ${retryAfterSeconds} s`);
+    this.headers = { 'Retry-After': String(retryAfterSeconds) };
+  }
+}
+
 export class UnprocessableError extends DomainError {
   readonly status = 422;
   readonly code = 'UNPROCESSABLE';

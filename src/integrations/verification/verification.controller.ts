@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { RequireScope } from '../../auth/auth.decorators';
+import { ActsOnTenant, RequireScope } from '../../auth/auth.decorators';
 import { Scope } from '../../auth/scopes';
 import { ApiErrors } from '../../common/openapi';
 import { ResourceIdPipe } from '../../common/pipes/resource-id.pipe';
@@ -12,6 +12,7 @@ import { VerificationService } from './verification.service';
 @ApiParam({ name: 'iid', description: 'Tenant id' })
 @ApiParam({ name: 'id', description: 'Integration id' })
 @Controller('tenants/:iid/integrations/:id')
+@ActsOnTenant('iid')
 export class VerificationController {
   constructor(private readonly verification: VerificationService) {}
 

@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { HostileInputPipe } from './common/pipes/hostile-input.pipe';
 import { createValidationPipe } from './common/pipes/validation';
 import { ConfigModule } from './config/config.module';
 import type { Configuration } from './config/configuration';
@@ -34,6 +35,9 @@ export class AppModule {
         HealthModule,
       ],
       providers: [
+        // Global pipes run in this order: a hostile body is refused before the
+        // ValidationPipe (and class-transformer) walk it.
+        { provide: APP_PIPE, useClass: HostileInputPipe },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
       ],

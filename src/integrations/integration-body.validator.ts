@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ValidationFailedError } from '../common/errors/domain-errors';
-import { refuseWhatNoDtoAccepts, validationFailed } from '../common/pipes/validation';
+import { validationFailed } from '../common/pipes/validation';
 import { isResourceId } from '../common/validation/resource-id';
 import { findVendor, VENDOR_TYPES, type Vendor } from './vendors/registry';
 import { vendorBodyProblems } from './vendor-body-check';
@@ -70,7 +70,6 @@ export class IntegrationBodyValidator {
     const vendor = typeof type === 'string' ? findVendor(type) : undefined;
     if (vendor === undefined) throw invalid('type', `Unknown type ${quote(type)}; known types: ${VENDOR_TYPES.join(', ')}`);
 
-    refuseWhatNoDtoAccepts(body);
     const problems = vendorBodyProblems(vendor, body);
     if (problems.length > 0) throw validationFailed(problems);
     const fields: Record<string, string> = {};

@@ -47,14 +47,15 @@ export function hostileInputProblems(body: object): ErrorDetail[] {
     const isArray = Array.isArray(node);
     // Array items of a top-level array are `body.0`, `body.1`…
     const parent = path ?? (isArray ? 'body' : undefined);
-    for (const [key, child] of Object.entries(node)) {
+    const keys = Object.keys(node);
+    for (const key of keys) {
       if (LONE_SURROGATE.test(key)) return [{ field: 'body', message: 'keys must be valid Unicode text' }];
-      if (!isArray && isPrototypeKey(key)) {
-        const field = pathOf(parent, key);
-        unknown.push({ field, message: `property ${key} should not exist` });
-        continue;
-      }
-      stack.push([child, depth + 1, pathOf(parent, key)]);
+      if (!isArray && isPrototypeKey(key)) unknown.push({ field: pathOf(parent, key), message: `property ${key} should not exist` });
+    }
+    // Pushed last to first, so values are looked at (and problems named) in the body's order.
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i];
+      if (isArray || !isPrototypeKey(key)) stack.push([(node as Record<string, unknown>)[key], depth + 1, pathOf(parent, key)]);
     }
   }
   return unknown;

@@ -6,6 +6,7 @@ import { AuthModule } from './auth/auth.module';
 import { JwtAuthGuard } from './auth/jwt-auth.guard';
 import { RateLimitGuard, rateLimitOptions } from './auth/rate-limit.guard';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { HostileInputPipe } from './common/pipes/hostile-input.pipe';
 import { createValidationPipe } from './common/pipes/validation';
 import { ConfigModule } from './config/config.module';
 import type { Configuration } from './config/configuration';
@@ -44,6 +45,9 @@ export class AppModule {
         { provide: APP_GUARD, useClass: JwtAuthGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_GUARD, useClass: AccessGuard },
+        // Global pipes run in this order: a hostile body is refused before the
+        // ValidationPipe (and class-transformer) walk it.
+        { provide: APP_PIPE, useClass: HostileInputPipe },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
       ],

@@ -1,5 +1,9 @@
-import { createParamDecorator, type ExecutionContext, Injectable, type PipeTransform } from '@nestjs/common';
+import { type ArgumentMetadata, createParamDecorator, type ExecutionContext, Injectable, type PipeTransform } from '@nestjs/common';
+import { HostileInputPipe } from '../common/pipes/hostile-input.pipe';
 import { IntegrationBodyValidator, type IntegrationInput } from './integration-body.validator';
+
+/** The request body is a `custom` parameter here; the hostile-input checks are those of any `@Body()`. */
+const BODY: ArgumentMetadata = { type: 'body' };
 
 interface RawIntegrationBody {
   body: unknown;
@@ -16,12 +20,21 @@ export const IntegrationBody = createParamDecorator((_data: unknown, context: Ex
   return { body: request.body, pathId: request.params?.id };
 });
 
-/** Validates an integration body against the DTO of the vendor its `type` names. */
+/**
+ * The discriminated integration body (cal.com's pattern): refuses hostile input
+ * first (HostileInputPipe, which global pipes apply to `@Body()` only), then
+ * IntegrationBodyValidator picks the vendor's DTO class from `type` (or `id`)
+ * and validates the body as that class with class-transformer + class-validator.
+ */
 @Injectable()
 export class IntegrationBodyPipe implements PipeTransform<RawIntegrationBody, Promise<IntegrationInput>> {
+  /** Stateless, like the global instance: no provider needed in IntegrationsModule. */
+  private readonly hostileInput = new HostileInputPipe();
+
   constructor(private readonly validator: IntegrationBodyValidator) {}
 
-  transform(value: RawIntegrationBody): Promise<IntegrationInput> {
+  async transform(value: RawIntegrationBody): Promise<IntegrationInput> {
+    this.hostileInput.transform(value.body, BODY);
     return this.validator.validate(value.body, value.pathId);
   }
 }

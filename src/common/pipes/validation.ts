@@ -1,4 +1,5 @@
-import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import type { ClassTransformOptions } from 'class-transformer';
 import type { ValidatorOptions } from 'class-validator';
 import { ValidationFailedError, type ErrorDetail } from '../errors/domain-errors';
 
@@ -22,67 +23,10 @@ export function validationFailed(details: ErrorDetail[]): ValidationFailedError 
   return new ValidationFailedError(`Validation failed (${summary})`, details);
 }
 
-/** Deeper bodies are refused before any recursive code (Nest's key stripping, class-transformer) walks them. */
-const MAX_BODY_DEPTH = 32;
-/** A UTF-16 surrogate without its other half: JSON lets `"\ud800"` through, UTF-8 storage cannot keep it. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** What class-transformer is told when it builds a DTO from a body: copy, never convert. */
+export const TRANSFORM_OPTIONS: ClassTransformOptions = { enableImplicitConversion: false };
 
-/**
- * What no DTO can make valid, found without recursion (a hostile depth must not
- * overflow the stack): nesting deeper than MAX_BODY_DEPTH, and strings that are
- * not Unicode text, which the database or the cipher would silently turn into
- * U+FFFD, so a 2xx would store something else than what was sent.
- */
-function bodyProblems(body: object): ErrorDetail[] {
-  const stack: [unknown, number, string][] = [[body, 0, 'body']];
-  while (stack.length > 0) {
-    const [node, depth, field] = stack.pop()!;
-    if (typeof node === 'string') {
-      if (LONE_SURROGATE.test(node)) return [{ field, message: 'must be valid Unicode text (it holds a lone surrogate)' }];
-      continue;
-    }
-    if (typeof node !== 'object' || node === null) continue;
-    if (depth >= MAX_BODY_DEPTH) return [{ field: 'body', message: `nests deeper than ${MAX_BODY_DEPTH} levels` }];
-    for (const [key, child] of Object.entries(node)) {
-      if (LONE_SURROGATE.test(key)) return [{ field: 'body', message: 'keys must be valid Unicode text' }];
-      stack.push([child, depth + 1, depth === 0 && !Array.isArray(node) ? key : field]);
-    }
-  }
-  return [];
-}
-
-/**
- * Nest's ValidationPipe and class-transformer drop, without a word, body keys
- * that name something every object has (`constructor`, `prototype`,
- * `__proto__`, `toString`, `valueOf`…), so the whitelist never sees them and
- * `{"toString": 1}` would pass as valid. They are unknown fields like any
- * other: refuse them the same way. Both also recurse into the body, so the
- * body is checked for what no DTO can accept first (a 400, not a stack overflow's 500).
- */
-class StrictValidationPipe extends ValidationPipe {
-  // Not `async`: most parameters (path strings, the principal, custom decorators) have
-  // no DTO to validate, and answering them synchronously spares every request two
-  // promises per parameter. Nest awaits whatever a pipe returns (PipeTransform's
-  // transform returns `any`; the cast below only satisfies ValidationPipe's narrower
-  // declaration), and a throw here reaches the exception filter like a rejection.
-  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'body' && typeof value === 'object' && value !== null) refuseWhatNoDtoAccepts(value);
-    if (!metadata.metatype || !this.toValidate(metadata)) return this.transformPrimitive(value, metadata) as Promise<unknown>;
-    return super.transform(value, metadata);
-  }
-}
-
-/** Throws the 400 for what no DTO accepts: see bodyProblems, and keys every object has. */
-export function refuseWhatNoDtoAccepts(body: object): void {
-  const problems = bodyProblems(body);
-  if (problems.length > 0) throw validationFailed(problems);
-  if (!Array.isArray(body)) {
-    const dropped = Object.keys(body).filter((key) => key in Object.prototype || key === 'prototype');
-    if (dropped.length > 0) throw validationFailed(dropped.map((field) => ({ field, message: `property ${field} should not exist` })));
-  }
-}
-
-/** What the pipe hands class-validator: unknown fields are refused, not stripped. */
+/** What class-validator is told: unknown fields are refused, not stripped; errors never quote values (they may be secrets). */
 export const VALIDATOR_OPTIONS: ValidatorOptions = {
   whitelist: true,
   forbidNonWhitelisted: true,
@@ -91,16 +35,17 @@ export const VALIDATOR_OPTIONS: ValidatorOptions = {
 };
 
 /**
- * The one ValidationPipe of the service (APP_PIPE): unknown fields are
- * refused, not stripped, and nothing is converted implicitly. Integration
- * bodies are checked by vendorBodyProblems with the same options' rules and
- * the same error format (validationFailed), so every validation error looks alike.
+ * The service's ValidationPipe (APP_PIPE, after HostileInputPipe), Nest's own:
+ * unknown fields are refused, not stripped, and nothing is converted
+ * implicitly. Integration bodies are validated by IntegrationBodyValidator with
+ * the same options (VALIDATOR_OPTIONS) and the same error format
+ * (validationFailed), so every validation error looks alike.
  */
 export function createValidationPipe(): ValidationPipe {
-  return new StrictValidationPipe({
+  return new ValidationPipe({
     ...VALIDATOR_OPTIONS,
     transform: true,
-    transformOptions: { enableImplicitConversion: false },
+    transformOptions: TRANSFORM_OPTIONS,
     exceptionFactory: (errors) => validationFailed(toDetails(errors)),
   });
 }

@@ -2,7 +2,6 @@ import { SecretField, VendorField } from '../../common/validation/field-decorato
 import { IntegrationBaseDto } from './integration-base.dto';
 import type { VendorCredentials, VendorDefinition } from './vendor-definition';
 import type { VerifyContext, VerifyOutcome } from '../verification/verifier';
-import { missingFields } from '../verification/verifier';
 import { failure, objectOf, stringOf } from '../verification/vendor-response';
 
 export class DatasiftIntegrationDto extends IntegrationBaseDto {
@@ -32,8 +31,6 @@ export async function verifyDatasift(
   credentials: VendorCredentials,
   { baseUrl, http }: VerifyContext,
 ): Promise<VerifyOutcome> {
-  const missing = missingFields(credentials, ['username', 'api-key']);
-  if (missing) return missing;
   const username = credentials.username as string;
   const response = await http.request({
     method: 'GET',

@@ -3,7 +3,6 @@ import { IntegrationBaseDto } from './integration-base.dto';
 import type { VendorCredentials, VendorDefinition } from './vendor-definition';
 import { createHmac } from 'node:crypto';
 import type { VerifyContext, VerifyOutcome } from '../verification/verifier';
-import { missingFields } from '../verification/verifier';
 import { bodySnippet, failure } from '../verification/vendor-response';
 
 export class PusherIntegrationDto extends IntegrationBaseDto {
@@ -48,8 +47,6 @@ export async function verifyPusher(
       message: "pusher: set app-id to verify the credentials (Pusher's REST API addresses an app by its numeric id)",
     };
   }
-  const missing = missingFields(credentials, ['key', 'secret']);
-  if (missing) return missing;
   const appId = credentials['app-id'];
   const key = credentials.key as string;
   const path = `/apps/${encodeURIComponent(appId)}/channels`;

@@ -2,7 +2,6 @@ import { MAX_FIELD_LENGTH, SecretField, VendorField } from '../../common/validat
 import { IntegrationBaseDto } from './integration-base.dto';
 import type { VendorCredentials, VendorDefinition } from './vendor-definition';
 import type { VerifyContext, VerifyOutcome } from '../verification/verifier';
-import { missingFields } from '../verification/verifier';
 import { objectOf, stringOf, unexpected } from '../verification/vendor-response';
 
 export class SalesforceIntegrationDto extends IntegrationBaseDto {
@@ -59,14 +58,6 @@ export async function verifySalesforce(
   credentials: VendorCredentials,
   { baseUrl, http }: VerifyContext,
 ): Promise<VerifyOutcome> {
-  const missing = missingFields(credentials, [
-    'consumer-key',
-    'consumer-secret',
-    'username',
-    'password',
-    'secret-token',
-  ]);
-  if (missing) return missing;
   const username = credentials.username as string;
   const response = await http.request({
     method: 'POST',

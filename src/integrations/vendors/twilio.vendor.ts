@@ -2,7 +2,6 @@ import { SecretField, VendorField } from '../../common/validation/field-decorato
 import { IntegrationBaseDto } from './integration-base.dto';
 import type { VendorCredentials, VendorDefinition } from './vendor-definition';
 import type { VerifyContext, VerifyOutcome } from '../verification/verifier';
-import { missingFields } from '../verification/verifier';
 import { basicAuth, failure, objectOf, stringOf } from '../verification/vendor-response';
 
 export class TwilioIntegrationDto extends IntegrationBaseDto {
@@ -32,8 +31,6 @@ export async function verifyTwilio(
   credentials: VendorCredentials,
   { baseUrl, http }: VerifyContext,
 ): Promise<VerifyOutcome> {
-  const missing = missingFields(credentials, ['account', 'password']);
-  if (missing) return missing;
   const account = credentials.account as string;
   const response = await http.request({
     method: 'GET',

@@ -2,7 +2,6 @@ import { SecretField, VendorField } from '../../common/validation/field-decorato
 import { IntegrationBaseDto } from './integration-base.dto';
 import type { VendorCredentials, VendorDefinition } from './vendor-definition';
 import type { VerifyContext, VerifyOutcome } from '../verification/verifier';
-import { missingFields } from '../verification/verifier';
 import { basicAuth, failure, objectOf, stringOf } from '../verification/vendor-response';
 
 export class UrbanAirshipIntegrationDto extends IntegrationBaseDto {
@@ -34,8 +33,6 @@ export async function verifyUrbanAirship(
   credentials: VendorCredentials,
   { baseUrl, http }: VerifyContext,
 ): Promise<VerifyOutcome> {
-  const missing = missingFields(credentials, ['username', 'password']);
-  if (missing) return missing;
   const appKey = credentials.username as string;
   const response = await http.request({
     method: 'GET',

@@ -24,6 +24,10 @@ export interface VendorDefinition {
   readonly baseUrlEnv: string;
   /** The vendor's real base URL, used when `baseUrlEnv` is not set. */
   readonly defaultBaseUrl: string;
-  /** Checks the credentials against the vendor; run it through runVerifier, which redacts secrets. */
+  /**
+   * Checks the credentials against the vendor; run it through runVerifier, which
+   * redacts secrets and calls it only when every required field of `dto` is set
+   * (a field needed only to verify, like Pusher's app-id, is the verifier's to check).
+   */
   readonly verify: VendorVerifier;
 }

@@ -1,5 +1,5 @@
 import { VendorNetworkError, VendorTimeoutError } from './vendor-http.client';
-import type { VendorVerifier, VerifyContext, VerifyOutcome } from './verifier';
+import { missingFields, type VendorVerifier, type VerifyContext, type VerifyOutcome } from './verifier';
 
 export const MASK = '********';
 /** Vendor bodies can be whole HTML pages; a message is a sentence, not a dump. */
@@ -58,14 +58,24 @@ function maskBase64Blobs(text: string, secrets: string[]): string {
   });
 }
 
+/** What runVerifier needs to know of a vendor: a name for messages and, from the registry, its fields. */
+export interface VerifiedVendor {
+  readonly type: string;
+  readonly title: string;
+  /** The DTO's fields (registry): the required ones must all be there before the vendor is called. */
+  readonly fields?: readonly { readonly name: string; readonly required: boolean }[];
+}
+
 /**
  * Runs one vendor's verifier and guarantees a safe outcome: never throws, turns a
  * timeout or a network failure into a failed outcome with a plain message, and
  * passes the final message through redactSecrets with the secret field values.
- * `vendor` is the type or, for nicer messages, the registry entry (its title is used).
+ * `vendor` is the type or, for nicer messages and the required-field check, the
+ * registry entry: credentials without one of its DTO's required fields fail
+ * ("cannot verify: missing …") without a vendor call, so a verifier may rely on them.
  */
 export async function runVerifier(
-  vendor: string | { readonly type: string; readonly title: string },
+  vendor: string | VerifiedVendor,
   verifier: VendorVerifier,
   credentials: Readonly<Record<string, string | undefined>>,
   secretFieldNames: Iterable<string>,
@@ -73,9 +83,10 @@ export async function runVerifier(
 ): Promise<VerifyOutcome> {
   const name = typeof vendor === 'string' ? vendor : vendor.title;
   const secrets = [...secretFieldNames].map((field) => credentials[field]);
+  const required = typeof vendor === 'string' ? [] : (vendor.fields ?? []).filter((f) => f.required).map((f) => f.name);
   let outcome: VerifyOutcome;
   try {
-    outcome = await verifier(credentials, ctx);
+    outcome = missingFields(credentials, required) ?? (await verifier(credentials, ctx));
   } catch (error) {
     outcome = { ok: false, message: describeError(name, error) };
   }

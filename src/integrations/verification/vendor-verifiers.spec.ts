@@ -15,7 +15,10 @@ import { resolveBaseUrl, type VerifyOutcome } from './verifier';
 
 const TIMEOUT_MS = 500;
 
-/** Per vendor: its fake, the identity field that triggers the fakes' test behaviours, and what a wrong secret says. */
+/**
+ * Per vendor: its fake, the identity field that triggers the fakes' test behaviours, what a wrong
+ * secret says, and the fields without which it cannot be verified (the contract's, in DTO order).
+ */
 const VENDORS: {
   type: FakeVendorType;
   key: FakeVendorKey;
@@ -24,6 +27,7 @@ const VENDORS: {
   secret: string;
   ok: (good: Record<string, string>) => string;
   rejected: string;
+  required: string[];
 }[] = [
   {
     type: 'salesforce',
@@ -33,6 +37,7 @@ const VENDORS: {
     secret: 'password',
     ok: (g) => `Logged in to Salesforce as ${g.username}; instance ${FAKE_SALESFORCE_INSTANCE_URL}`,
     rejected: 'Salesforce rejected the login: invalid_grant (authentication failure), HTTP 400',
+    required: ['consumer-key', 'consumer-secret', 'username', 'password', 'secret-token'],
   },
   {
     type: 'twilio',
@@ -42,6 +47,7 @@ const VENDORS: {
     secret: 'password',
     ok: (g) => `Twilio account "Fake Twilio account" (${g.account}) is active`,
     rejected: 'Twilio rejected the credentials: Authenticate (code 20003), HTTP 401',
+    required: ['account', 'password'],
   },
   {
     type: 'sendgrid',
@@ -51,6 +57,7 @@ const VENDORS: {
     secret: 'password',
     ok: (g) => `Signed in to SendGrid as ${g.account}`,
     rejected: 'SendGrid rejected the credentials: authorization required, HTTP 401',
+    required: ['account', 'password'],
   },
   {
     type: 'datasift',
@@ -60,6 +67,7 @@ const VENDORS: {
     secret: 'api-key',
     ok: (g) => `DataSift accepted the API key of ${g.username}`,
     rejected: 'DataSift rejected the credentials: Authentication failed, HTTP 401',
+    required: ['username', 'api-key'],
   },
   {
     type: 'pusher',
@@ -69,6 +77,7 @@ const VENDORS: {
     secret: 'secret',
     ok: (g) => `Pusher accepted key ${g.key} for app ${g['app-id']}`,
     rejected: 'Pusher rejected the credentials: Invalid signature: you should have sent HmacSHA256Hex(',
+    required: ['key', 'secret'],
   },
   {
     type: 'urban-airship',
@@ -78,6 +87,7 @@ const VENDORS: {
     secret: 'password',
     ok: (g) => `Urban Airship accepted app key ${g.username}`,
     rejected: 'Urban Airship rejected the credentials: Unauthorized (error_code 40101), HTTP 401',
+    required: ['username', 'password'],
   },
 ];
 
@@ -165,6 +175,18 @@ describe('vendor verifiers against the fake vendors', () => {
       }
       const basic = Buffer.from(`echo:${credentials[v.secret]}`).toString('base64');
       expect(outcome.message).not.toContain(basic.slice(0, 12));
+    });
+
+    it('fails without calling the vendor when a field its DTO requires is missing or empty', async () => {
+      const before = fakes.hits[v.key];
+      for (const field of v.required) {
+        const credentials: Record<string, string> = { ...fakes.good[v.type] };
+        delete credentials[field];
+        expect(await verify(v.type, credentials)).toEqual({ ok: false, message: `cannot verify: missing ${field}` });
+        expect(await verify(v.type, { ...fakes.good[v.type], [field]: '' })).toEqual({ ok: false, message: `cannot verify: missing ${field}` });
+      }
+      expect(await verify(v.type, {})).toEqual({ ok: false, message: `cannot verify: missing ${v.required.join(', ')}` });
+      expect(fakes.hits[v.key]).toBe(before);
     });
 
     it('retries once on a network error, then answers failed "could not reach"', async () => {

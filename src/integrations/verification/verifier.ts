@@ -39,7 +39,10 @@ export function resolveBaseUrl(vendor: VendorEndpoint, env: NodeJS.ProcessEnv = 
   return (fromEnv ? fromEnv : vendor.defaultBaseUrl).replace(/\/+$/, '');
 }
 
-/** Verifiers call this first so a half-filled integration fails with a clear message, not a vendor 400. */
+/**
+ * runVerifier calls this first, with the required fields of the vendor's DTO, so a
+ * half-filled integration fails with a clear message, not a vendor 400.
+ */
 export function missingFields(
   credentials: Readonly<Record<string, string | undefined>>,
   names: readonly string[],

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
 import { ValidationFailedError } from '../common/errors/domain-errors';
+import { HostileInputPipe } from '../common/pipes/hostile-input.pipe';
 import { IntegrationBodyPipe } from './integration-body.pipe';
 import { IntegrationBodyValidator, type IntegrationInput } from './integration-body.validator';
 import { allVendors, findVendor, type Vendor } from './vendors/registry';
@@ -50,7 +51,7 @@ describe('IntegrationBodyPipe (with IntegrationBodyValidator, from DI)', () => {
   let validator: IntegrationBodyValidator;
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({ providers: [IntegrationBodyValidator, IntegrationBodyPipe] }).compile();
+    const moduleRef = await Test.createTestingModule({ providers: [HostileInputPipe, IntegrationBodyValidator, IntegrationBodyPipe] }).compile();
     pipe = moduleRef.get(IntegrationBodyPipe);
     validator = moduleRef.get(IntegrationBodyValidator);
   });

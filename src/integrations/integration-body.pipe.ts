@@ -28,10 +28,10 @@ export const IntegrationBody = createParamDecorator((_data: unknown, context: Ex
  */
 @Injectable()
 export class IntegrationBodyPipe implements PipeTransform<RawIntegrationBody, Promise<IntegrationInput>> {
-  /** Stateless, like the global instance: no provider needed in IntegrationsModule. */
-  private readonly hostileInput = new HostileInputPipe();
-
-  constructor(private readonly validator: IntegrationBodyValidator) {}
+  constructor(
+    private readonly hostileInput: HostileInputPipe,
+    private readonly validator: IntegrationBodyValidator,
+  ) {}
 
   async transform(value: RawIntegrationBody): Promise<IntegrationInput> {
     this.hostileInput.transform(value.body, BODY);

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { HostileInputPipe } from '../common/pipes/hostile-input.pipe';
 import { TenantsModule } from '../tenants/tenants.module';
 import { IntegrationBodyPipe } from './integration-body.pipe';
 import { IntegrationBodyValidator } from './integration-body.validator';
@@ -15,7 +16,15 @@ import { VerificationService } from './verification/verification.service';
 @Module({
   imports: [TypeOrmModule.forFeature([IntegrationEntity]), TenantsModule],
   controllers: [IntegrationsController, IntegrationTypesController, VerificationController],
-  providers: [IntegrationsRepository, IntegrationsService, IntegrationBodyValidator, IntegrationBodyPipe, CredentialCheckService, VerificationService],
+  providers: [
+    HostileInputPipe,
+    IntegrationsRepository,
+    IntegrationsService,
+    IntegrationBodyValidator,
+    IntegrationBodyPipe,
+    CredentialCheckService,
+    VerificationService,
+  ],
   exports: [IntegrationsService],
 })
 export class IntegrationsModule {}

@@ -1,3 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { loadDatabaseConfig } from '../src/config/database.config';
+import { dataSourceOptions } from '../src/database/data-source-options';
 import { MIGRATIONS } from '../src/database/migrations';
 import { ownMysqlDatabase, startTestApp, type TestApp } from './helpers/test-app';
 
@@ -35,4 +41,45 @@ describe('Migrations at start', () => {
       }
     });
   }
+
+  it('moves soft-deleted tenants to tombstones, makes integrations follow their tenant, and reverts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    const own = mysqlUrl === undefined ? undefined : await ownMysqlDatabase(mysqlUrl);
+    const url = own?.url ?? `sqlite:${join(dir, 'm.sqlite')}`;
+    const open = (migrations: typeof MIGRATIONS) =>
+      new DataSource({ ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)), migrations }).initialize();
+    const names = async (db: DataSource) => (await db.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id')).map((r) => r.name);
+    const at = '2026-01-02 03:04:05.678';
+    try {
+      // The schema as it was before tombstones, with one live and one soft-deleted tenant.
+      let db = await open(MIGRATIONS.slice(0, 2));
+      await db.runMigrations();
+      await db.query(
+        `INSERT INTO tenants (id, name, data_key_wrapped, master_key_id, data_key_version, data_key_created_at, created_at, updated_at, deleted_at)
+         VALUES ('live', 'Live', 'enc:v1:k:a:b:c', 'k', 1, ?, ?, ?, NULL), ('gone', 'Gone', NULL, NULL, 1, ?, ?, ?, ?)`,
+        [at, at, at, at, at, at, at],
+      );
+      await db.query(`INSERT INTO integrations (tenant_id, id, type, config, secrets, revision, created_at, updated_at) VALUES ('live', 'twilio', 'twilio', '{}', '{}', 1, ?, ?)`, [at, at]);
+      await db.destroy();
+
+      db = await open(MIGRATIONS);
+      await db.runMigrations();
+      expect(await names(db)).toEqual(MIGRATIONS.map((m) => new m().name));
+      expect((await db.query<{ id: string }[]>('SELECT id FROM tenants')).map((r) => r.id)).toEqual(['live']);
+      expect((await db.query<{ id: string }[]>('SELECT id FROM deleted_tenants')).map((r) => r.id)).toEqual(['gone']);
+      expect(await db.query('SELECT previous_data_key_wrapped FROM tenants')).toEqual([{ previous_data_key_wrapped: null }]);
+      // The integrations' foreign key now cascades: the tenant row takes its integrations with it.
+      await db.query("DELETE FROM tenants WHERE id = 'live'");
+      expect(await db.query('SELECT * FROM integrations')).toEqual([]);
+
+      await db.undoLastMigration();
+      expect(await names(db)).toEqual(MIGRATIONS.slice(0, 2).map((m) => new m().name));
+      const restored = await db.query<{ id: string; deleted_at: unknown }[]>('SELECT id, deleted_at FROM tenants');
+      expect(restored.map((r) => [r.id, r.deleted_at !== null])).toEqual([['gone', true]]);
+      await db.destroy();
+    } finally {
+      await own?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,11 +1,11 @@
 # syntax=docker/dockerfile:1
-# Build stage: compiles TypeScript and the native SQLite addon.
+# Build stage: compiles TypeScript (nest build) and the native SQLite addon.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 

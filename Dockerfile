@@ -21,4 +21,5 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Operators: docker run … node dist/cli.js keys:status | keys:rotate [--reencrypt] | keys:generate
-CMD ["node", "dist/main.js"]
+# The same V8 flags as `npm start` and the bench: why, in bench/README.md ("Memory").
+CMD ["node", "--no-allocation-site-pretenuring", "--heap-growing-percent=50", "dist/main.js"]

@@ -1,5 +1,3 @@
-// First: V8 settings must be in place before the first allocations they govern.
-import './runtime-tuning';
 import 'reflect-metadata';
 import 'dotenv/config';
 import { Logger } from '@nestjs/common';

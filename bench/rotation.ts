@@ -13,6 +13,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sign } from 'jsonwebtoken';
+import { SERVER_V8_FLAGS } from './servers';
 
 const TENANTS = Number(process.env.ROTATION_TENANTS ?? 2000);
 const PER_TENANT = Number(process.env.ROTATION_PER_TENANT ?? 5);
@@ -49,7 +50,7 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
 }
 
 async function startService(keys: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/main.js')], { env: env(keys), stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...SERVER_V8_FLAGS, join(ROOT, 'dist/main.js')], { env: env(keys), stdio: ['ignore', 'inherit', 'inherit'] });
   for (let i = 0; i < 100; i++) {
     try {
       if ((await fetch(`${BASE}/health/ready`)).ok) return child;

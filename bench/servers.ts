@@ -74,7 +74,7 @@ export interface RunningServer {
 
 export interface StartOptions {
   name: string;
-  /** Arguments to `node`. */
+  /** Arguments to `node`, after SERVER_V8_FLAGS. */
   args: string[];
   env: NodeJS.ProcessEnv;
   port: number;
@@ -85,12 +85,23 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
-/** Spawns `node ARGS` and waits until readyPath answers 200 (polled every 10 ms). */
+/**
+ * The V8 flags of `npm start` and the Dockerfile's CMD, given to every server
+ * the bench starts, service and baseline alike, so both manage memory the same
+ * way (bench/README.md, "Memory", says why).
+ */
+export const SERVER_V8_FLAGS = ['--no-allocation-site-pretenuring', '--heap-growing-percent=50'];
+
+/** Spawns `node SERVER_V8_FLAGS ARGS` and waits until readyPath answers 200 (polled every 10 ms). */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const log = createWriteStream(options.logFile, { flags: 'a' });
   await new Promise((resolve) => log.once('open', resolve));
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, options.args, { cwd: options.cwd, env: options.env, stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, [...SERVER_V8_FLAGS, ...options.args], {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', log, log],
+  });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${options.name}: could not spawn node`);
   let exited: string | undefined;

@@ -3,10 +3,10 @@ import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { securityHeaders } from './common/security-headers';
 import type { Configuration } from './config/configuration';
+import { AppLogger } from './logging/app.logger';
 import { registerRequestLogging } from './logging/logging.module';
 
 /** A client's X-Request-Id is kept only when it is short and plain (it goes into logs). */
@@ -53,7 +53,7 @@ export async function createApp(config: Configuration): Promise<NestFastifyAppli
     // Only Fastify's own JSON parser: Nest's would add form-urlencoded bodies.
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(AppLogger));
   // SIGTERM/SIGINT: stop listening, let in-flight requests finish, close the database, then exit 0
   // (without useProcessExit Nest re-raises the signal, and the orchestrator sees a crash, not a clean stop).
   app.enableShutdownHooks([], { useProcessExit: true });

@@ -1,5 +1,3 @@
-// First: V8 settings must be in place before the first allocations they govern.
-import './runtime-tuning';
 import 'reflect-metadata';
 import 'dotenv/config';
 import { Logger } from '@nestjs/common';
@@ -7,13 +5,12 @@ import { createApp } from './app.setup';
 import { mintToken } from './auth/token-minter';
 import { ConfigError, loadConfiguration, type Configuration } from './config/configuration';
 import { describeDatabase } from './config/database.config';
+import { announceStart } from './logging/terminal';
 
-/** Outside production, a ready-to-paste admin token and curl line (the secret was generated for this machine). */
-function printDevelopmentHints(config: Configuration, url: string, logger: Logger): void {
-  if (config.app.production || config.auth.secret === undefined) return;
-  const token = mintToken(config.auth, { subject: 'dev-admin', scopes: ['platform:admin'], ttlSeconds: 12 * 3600 });
-  logger.log(`Development admin token (12 h): ${token}`);
-  logger.log(`Try: curl -H "Authorization: Bearer ${token}" ${url}/tenants   ·   Swagger UI: ${url}/docs`);
+/** Outside production, with an HS256 secret (generated for this machine), an admin token to try the API with. */
+function developmentToken(config: Configuration): string | undefined {
+  if (config.app.production || config.auth.secret === undefined) return undefined;
+  return mintToken(config.auth, { subject: 'dev-admin', scopes: ['platform:admin'], ttlSeconds: 12 * 3600 });
 }
 
 async function bootstrap(): Promise<void> {
@@ -52,8 +49,7 @@ async function bootstrap(): Promise<void> {
   }
   const url = `http://${config.app.host === '0.0.0.0' ? 'localhost' : config.app.host}:${config.app.port}`;
   if (config.generated.length > 0) logger.log(`Generated development settings in ${config.app.dataDir}/dev-secrets.json: ${config.generated.join(', ')}`);
-  logger.log(`Integrations API listening on ${url}`);
-  printDevelopmentHints(config, url, logger);
+  announceStart(config.app, url, developmentToken(config), logger);
 }
 
 void bootstrap();

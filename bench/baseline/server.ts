@@ -15,17 +15,11 @@
  * Env: PORT, DATABASE_URL (mysql://…/db), JWT_SECRET, ENCRYPTION_KEYS (id:base64,…),
  * DATABASE_POOL_SIZE (20), DATA_KEY_CACHE_TTL_MS (60000), DATA_KEY_CACHE_MAX (10000), JWT_ISSUER/JWT_AUDIENCE.
  */
-import { setFlagsFromString } from 'node:v8';
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import Fastify, { type FastifyRequest } from 'fastify';
 import { verify, type JwtPayload } from 'jsonwebtoken';
 import { createPool, type PoolConnection } from 'mysql2';
 import { BASELINE_VENDORS, type BaselineVendor } from './vendors';
-
-// The service's V8 settings (src/runtime-tuning.ts, which says why), so both
-// processes manage memory the same way.
-setFlagsFromString('--no-allocation-site-pretenuring');
-setFlagsFromString('--heap-growing-percent=50');
 
 // ---------------------------------------------------------------- configuration
 

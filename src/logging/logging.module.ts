@@ -1,10 +1,15 @@
 import { Module } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import { LoggerModule, PinoLogger } from 'nestjs-pino';
+import type { Options } from 'pino-http';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
+import { AppLogger } from './app.logger';
+import { forPerson, prettyDestination } from './terminal';
 
 /**
- * JSON logs with pino, through nestjs-pino (Nest's Logger writes there).
+ * Logs with pino, through nestjs-pino (Nest's Logger writes there, via
+ * AppLogger): JSON, one object per line, except for a person at a terminal
+ * outside production, who gets pino-pretty's readable lines.
  * Headers (Authorization!) and bodies (secrets!) are never serialized.
  *
  * nestjs-pino's per-request middleware is not mounted (`forRoutes: []`): it
@@ -17,15 +22,17 @@ import { CONFIGURATION, type Configuration } from '../config/configuration';
   imports: [
     LoggerModule.forRootAsync({
       inject: [CONFIGURATION],
-      useFactory: (config: Configuration) => ({
-        pinoHttp: {
+      useFactory: (config: Configuration) => {
+        const options: Options = {
           level: config.app.logLevel,
           serializers: { err: (error: Error) => ({ type: error.name }) },
-        },
-        forRoutes: [],
-      }),
+        };
+        return { pinoHttp: forPerson(config.app) ? [options, prettyDestination()] : options, forRoutes: [] };
+      },
     }),
   ],
+  providers: [AppLogger],
+  exports: [AppLogger],
 })
 export class LoggingModule {}
 

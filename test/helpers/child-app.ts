@@ -50,14 +50,20 @@ export interface ChildApp {
 }
 
 /**
- * Runs the built service as production does (`node dist/main.js`), so what it
- * prints and how it reacts to signals are the real thing.
+ * The V8 flags of `npm start` and the Dockerfile's CMD (bench/README.md,
+ * "Memory", says why): the child runs exactly as the service is started.
+ */
+const SERVICE_V8_FLAGS = ['--no-allocation-site-pretenuring', '--heap-growing-percent=50'];
+
+/**
+ * Runs the built service as production does (`node <V8 flags> dist/main.js`), so
+ * what it prints and how it reacts to signals are the real thing.
  */
 export async function startChildApp(env: Record<string, string>, dataDir?: string): Promise<ChildApp> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'integrations-child-'));
   const port = await freePort();
   let output = '';
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, [...SERVICE_V8_FLAGS, join(ROOT, 'dist', 'main.js')], {
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? '',

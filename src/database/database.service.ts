@@ -46,7 +46,13 @@ export class DatabaseService {
 
   /** One database operation (a statement, or several that need no transaction). */
   run<T>(work: () => Promise<T>): Promise<T> {
-    return this.engine === 'sqlite' ? this.withDeadline(this.serialized(work)) : this.withDeadline(work());
+    if (this.engine === 'mysql') return this.withDeadline(work());
+    // An operation still queued when its caller was answered 503 is dropped: a write must not land after its
+    // request was told it failed (and SQLite's busy waits block the process, so skipping them also keeps it responsive).
+    // (Checked against the clock: while SQLite waits on a lock it blocks the event loop, so the timer may not have fired yet.)
+    const queuedAt = Date.now();
+    const queued = this.serialized(() => (Date.now() - queuedAt >= QUERY_TIMEOUT_MS ? Promise.reject(new DatabaseTimeoutError()) : work()));
+    return this.withDeadline(queued);
   }
 
   /** `work` in one TypeORM transaction; it may run more than once on MySQL, so it must be safe to repeat. */

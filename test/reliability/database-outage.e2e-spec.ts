@@ -21,7 +21,7 @@ import { adminToken, createTenant, startTestApp, type TestApp } from '../helpers
  * restart, and no half-written integration.
  */
 const MYSQL = isMysqlUrl(process.env.DATABASE_URL);
-/** Connect timeout (MySQL) and busy_timeout (SQLite, 5 s) plus a margin: the longest a 503 may take. */
+/** Connect timeout (MySQL, 3 s) and busy_timeout (SQLite, 1 s) plus a margin: the longest a 503 may take. */
 const ANSWER_WITHIN_MS = MYSQL ? 3000 : 7000;
 const admin = { authorization: `Bearer ${adminToken()}` };
 const json = { ...admin, 'content-type': 'application/json' };

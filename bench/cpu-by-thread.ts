@@ -1,6 +1,6 @@
 /**
  * CPU time per request of each thread of the server, for the service and the
- * baseline under one scenario (BENCH_PROFILE_SCENARIO=1|2|3, default 3):
+ * baseline under one scenario (BENCH_PROFILE_SCENARIO=1|2|3|5, default 3):
  *
  *   npx ts-node --transpile-only bench/cpu-by-thread.ts
  *
@@ -40,8 +40,8 @@ function cpuMsByThread(pid: number): Map<string, number> {
 
 const config = loadBenchConfig();
 const harness = new Harness(config);
-const scenario = Number(process.env.BENCH_PROFILE_SCENARIO ?? 3) as 1 | 2 | 3;
-if (![1, 2, 3].includes(scenario)) throw new Error('BENCH_PROFILE_SCENARIO must be 1, 2 or 3');
+const scenario = Number(process.env.BENCH_PROFILE_SCENARIO ?? 3) as 1 | 2 | 3 | 5;
+if (![1, 2, 3, 5].includes(scenario)) throw new Error('BENCH_PROFILE_SCENARIO must be 1, 2, 3 or 5');
 
 async function measure(side: Side, requests: Record<string, unknown>[]): Promise<void> {
   const server = await harness.start(side, config.dbName);

@@ -1,5 +1,5 @@
 /**
- * The four scenarios as autocannon request lists (randomised per request with
+ * The five scenarios as autocannon request lists (randomised per request with
  * setupRequest), and one measured run of autocannon as a library.
  */
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
@@ -36,14 +36,21 @@ export interface AutocannonResult {
   throughput: { average: number };
 }
 
-export type ScenarioId = 1 | 2 | 3 | 4;
+export type ScenarioId = 1 | 2 | 3 | 4 | 5;
 
 export const SCENARIO_NAMES: Record<ScenarioId, string> = {
   1: 'GET one (reveal)',
   2: 'GET list (10 items)',
   3: 'POST replace (twilio)',
   4: 'GET one, 100x data',
+  5: 'POST create (new ids)',
 };
+
+/** The order they run in: 1, 2, 3 and 5 on the small set (5 last, since it adds rows), then 4 on the 100x set. */
+export const SCENARIO_ORDER: readonly ScenarioId[] = [1, 2, 3, 5, 4];
+
+/** Ids that scenario 5 creates (`new-<counter>-<random>`); the bench deletes them after each turn. */
+export const CREATED_ID_PREFIX = 'new-';
 
 export const READ_WRITE_SECRETS = 'integrations:read integrations:write integrations:secrets';
 
@@ -95,10 +102,15 @@ export function twilioBodies(count = 64): string[] {
   );
 }
 
+/** Bodies that create a Twilio integration under an id that is not a vendor type (so `type` is sent). */
+export function twilioCreateBodies(count = 64): string[] {
+  return twilioBodies(count).map((body) => JSON.stringify({ type: 'twilio', ...(JSON.parse(body) as Record<string, string>) }));
+}
+
 /** autocannon `requests` for a scenario over `tenants` tenants. */
 export function scenarioRequests(scenario: ScenarioId, tenants: number, tokens: TokenBook): Record<string, unknown>[] {
   tokens.ensure(tenants);
-  const bodies = twilioBodies();
+  const bodies = scenario === 5 ? twilioCreateBodies() : twilioBodies();
   const ids = INTEGRATION_IDS;
   switch (scenario) {
     case 1:
@@ -139,6 +151,23 @@ export function scenarioRequests(scenario: ScenarioId, tenants: number, tokens: 
           },
         },
       ];
+    case 5: {
+      // A new id every request, in a random tenant: many tenants take inserts at once.
+      let counter = 0;
+      return [
+        {
+          method: 'POST',
+          setupRequest: (req: RawRequest) => {
+            const t = pick(tenants);
+            counter++;
+            req.path = `/tenants/${tenantId(t)}/integrations/${CREATED_ID_PREFIX}${counter}-${Math.random().toString(36).slice(2, 8)}`;
+            req.headers = { authorization: tokens.header(t), 'content-type': 'application/json' };
+            req.body = bodies[pick(bodies.length)];
+            return req;
+          },
+        },
+      ];
+    }
   }
 }
 

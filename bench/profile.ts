@@ -1,6 +1,6 @@
 /**
  * CPU profile of a server under scenario 1 (GET one with a revealing token,
- * random tenants and ids), or BENCH_PROFILE_SCENARIO=2|3 (list, POST replace):
+ * random tenants and ids), or BENCH_PROFILE_SCENARIO=2|3|5 (list, POST replace, POST create):
  * seeds like `npm run bench`, starts the service with
  * `node --cpu-prof`, warms it up, loads it, stops it, and summarizes the samples
  * of the measured window only (start-up and warm-up left out).
@@ -22,8 +22,8 @@ import { runLoad, scenarioRequests, TokenBook } from './load';
 const config = loadBenchConfig();
 if (process.env.BENCH_DURATION === undefined) config.duration = 15;
 const harness = new Harness(config);
-const scenario = Number(process.env.BENCH_PROFILE_SCENARIO ?? 1) as 1 | 2 | 3;
-if (![1, 2, 3].includes(scenario)) throw new Error('BENCH_PROFILE_SCENARIO must be 1, 2 or 3');
+const scenario = Number(process.env.BENCH_PROFILE_SCENARIO ?? 1) as 1 | 2 | 3 | 5;
+if (![1, 2, 3, 5].includes(scenario)) throw new Error('BENCH_PROFILE_SCENARIO must be 1, 2, 3 or 5');
 const sides = (process.env.BENCH_PROFILE_SIDES ?? 'service').split(',').filter((s): s is Side => s === 'service' || s === 'baseline');
 
 async function main(): Promise<void> {

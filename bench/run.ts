@@ -3,15 +3,27 @@
  * on MariaDB, alternating A B A B per scenario. See bench/README.md.
  */
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { loadBenchConfig } from './config';
 import { baseEnv, fmt, Harness, log, machineLoad, mib, type Side } from './harness';
-import { runLoad, SCENARIO_NAMES, scenarioRequests, TokenBook, type LoadStats, type ScenarioId } from './load';
+import type { Connection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import {
+  CREATED_ID_PREFIX,
+  READ_WRITE_SECRETS,
+  runLoad,
+  SCENARIO_NAMES,
+  SCENARIO_ORDER,
+  scenarioRequests,
+  TokenBook,
+  type LoadStats,
+  type ScenarioId,
+} from './load';
 import { expectedWire, INTEGRATION_IDS, INTEGRATION_PLAN, tenantId } from './seed';
-import { cpuMsOf, freePort, httpCall, pidOf, startServer, type RunningServer } from './servers';
+import { cpuMsOf, freePort, httpCall, pidOf, startServer, type HttpAnswer, type RunningServer } from './servers';
 
 const config = loadBenchConfig();
 const harness = new Harness(config);
@@ -100,6 +112,144 @@ async function checkAnswers(server: RunningServer, tokens: TokenBook, tenants: n
   expect(missing.status === 404, `a missing integration got ${missing.status}`);
 }
 
+/** The names of an answer's headers, leaving out the transport's own (date, connection). */
+function headerNames(answer: HttpAnswer): string {
+  return Object.keys(answer.headers)
+    .filter((name) => !['date', 'connection', 'keep-alive', 'transfer-encoding'].includes(name))
+    .sort()
+    .join(', ');
+}
+
+/**
+ * The write contract, the same on both servers: create 201 with ETag "r1" and
+ * the echo, replace 200 with the revision one up, If-Match (stale 412, a list,
+ * `*`, on a missing id 412), a secret sent as the mask keeping the stored one
+ * (decrypted or masked in the answer), a mask with nothing stored 400,
+ * Salesforce's server-assigned instance kept by a replace that leaves it out,
+ * the last verification cleared by every write, 404 for a missing tenant,
+ * 400 for an unknown field. Works on new ids of tenant 2, deleted at the end,
+ * so the read checks and the scenarios see the seed. Returns the header names
+ * of a create and a replace answer, which must be the same on both servers.
+ */
+async function checkWrites(
+  server: RunningServer,
+  tokens: TokenBook,
+  admin: Connection,
+  db: string,
+  failures: string[],
+): Promise<Record<string, string>> {
+  const expect = (ok: boolean, what: string, answer?: HttpAnswer): void => {
+    if (!ok)
+      failures.push(
+        `${server.name}: ${what}${answer === undefined ? '' : ` (answered ${answer.status}, ETag ${String(answer.headers.etag)}: ${answer.body.slice(0, 200)})`}`,
+      );
+  };
+  const tid = tenantId(2);
+  const revealing = { authorization: tokens.header(2), 'content-type': 'application/json' };
+  const hiding = {
+    authorization: `Bearer ${tokens.mint(tid, 'integrations:read integrations:write')}`,
+    'content-type': 'application/json',
+  };
+  const post = (id: string, body: unknown, headers: Record<string, string> = {}, as = revealing): Promise<HttpAnswer> =>
+    httpCall(server.port, 'POST', `/tenants/${tid}/integrations/${id}`, { ...as, ...headers }, JSON.stringify(body));
+  const get = (id: string): Promise<HttpAnswer> =>
+    httpCall(server.port, 'GET', `/tenants/${tid}/integrations/${id}`, { authorization: tokens.header(2) });
+  const is = (answer: HttpAnswer, status: number, etag: string, wire: Record<string, string>): boolean =>
+    answer.status === status && answer.headers.etag === etag && answer.body === JSON.stringify(wire);
+  const verification = async (id: string): Promise<RowDataPacket | undefined> => {
+    const [rows] = await admin.query<RowDataPacket[]>(
+      `SELECT verify_status, verify_message, verified_at FROM \`${db}\`.integrations WHERE tenant_id = ? AND id = ?`,
+      [tid, id],
+    );
+    return rows[0];
+  };
+  const markVerified = (id: string): Promise<unknown> =>
+    admin.query(
+      `UPDATE \`${db}\`.integrations SET verify_status = 'ok', verify_message = 'bench', verified_at = NOW(3) WHERE tenant_id = ? AND id = ?`,
+      [tid, id],
+    );
+  const cleared = (row: RowDataPacket | undefined): boolean =>
+    row !== undefined && row.verify_status === null && row.verify_message === null && row.verified_at === null;
+
+  const id = `check-${server.name}-${randomBytes(3).toString('hex')}`;
+  const headers: Record<string, string> = {};
+  try {
+    const first = { type: 'twilio', account: `AC${'1'.repeat(32)}`, password: 'first-secret' };
+    const second = { ...first, password: 'second-secret' };
+    const created = await post(id, first);
+    expect(is(created, 201, '"r1"', { id, ...first }), 'POST create: not 201 "r1" with the echo', created);
+    headers.create = headerNames(created);
+    const read = await get(id);
+    expect(is(read, 200, '"r1"', { id, ...first }), 'GET after create differs', read);
+
+    await markVerified(id);
+    const replaced = await post(id, second);
+    expect(is(replaced, 200, '"r2"', { id, ...second }), 'POST replace: not 200 "r2" with the echo', replaced);
+    headers.replace = headerNames(replaced);
+    expect(cleared(await verification(id)), 'POST replace left the last verification on the row');
+
+    const stale = await post(id, first, { 'if-match': '"r1"' });
+    expect(stale.status === 412, 'POST with a stale If-Match was not refused with 412', stale);
+    const listed = await post(id, second, { 'if-match': 'W/"r9", "r2"' });
+    expect(is(listed, 200, '"r3"', { id, ...second }), 'POST with If-Match naming the current revision in a list', listed);
+    const anyRevision = await post(id, second, { 'if-match': '*' });
+    expect(is(anyRevision, 200, '"r4"', { id, ...second }), 'POST with If-Match: * on an existing integration', anyRevision);
+    const absent = await post(`${id}-absent`, first, { 'if-match': '*' });
+    expect(absent.status === 412, 'POST with If-Match: * on a missing integration was not refused with 412', absent);
+
+    // The mask keeps the stored secret: shown decrypted to a revealing token, masked otherwise; the last check is cleared.
+    await markVerified(id);
+    const kept = await post(id, { ...first, password: '********' });
+    expect(is(kept, 200, '"r5"', { id, ...first, password: 'second-secret' }), 'POST with the mask (revealing token)', kept);
+    expect(cleared(await verification(id)), 'POST with the mask left the last verification on the row');
+    const keptHidden = await post(id, { ...first, password: '********' }, {}, hiding);
+    expect(is(keptHidden, 200, '"r6"', { id, ...first, password: '********' }), 'POST with the mask (token without secrets)', keptHidden);
+    const afterMask = await get(id);
+    expect(
+      is(afterMask, 200, '"r6"', { id, ...first, password: 'second-secret' }),
+      'GET after the mask: stored secret not kept',
+      afterMask,
+    );
+    const nothingStored = await post(`${id}-masked`, { ...first, password: '********' });
+    expect(nothingStored.status === 400, 'POST create with the mask and nothing stored was not refused with 400', nothingStored);
+
+    // Salesforce: `instance` is server-assigned, kept (and echoed) by a replace that leaves it out.
+    const sf = {
+      type: 'salesforce',
+      'consumer-key': `3MVG9${'k'.repeat(40)}`,
+      'consumer-secret': 'C0NSUMER',
+      username: 'bench@example.com',
+      password: 'pw-1',
+      'secret-token': 'token-1',
+    };
+    const instance = 'https://bench.my.salesforce.com';
+    const sfCreated = await post(`${id}-sf`, { ...sf, instance });
+    expect(is(sfCreated, 201, '"r1"', { id: `${id}-sf`, ...sf, instance }), 'POST create salesforce with instance', sfCreated);
+    const sfReplaced = await post(`${id}-sf`, { ...sf, password: 'pw-2' });
+    expect(
+      is(sfReplaced, 200, '"r2"', { id: `${id}-sf`, ...sf, password: 'pw-2', instance }),
+      'POST replace salesforce without instance: instance not kept',
+      sfReplaced,
+    );
+    const sfRead = await get(`${id}-sf`);
+    expect(is(sfRead, 200, '"r2"', { id: `${id}-sf`, ...sf, password: 'pw-2', instance }), 'GET after the salesforce replace', sfRead);
+
+    const unknownField = await post(id, { ...first, colour: 'blue' });
+    expect(unknownField.status === 400, 'POST with an unknown field was not refused with 400', unknownField);
+    const noTenant = await httpCall(
+      server.port,
+      'POST',
+      '/tenants/tenant-missing/integrations/twilio',
+      { authorization: `Bearer ${tokens.mint('tenant-missing', READ_WRITE_SECRETS)}`, 'content-type': 'application/json' },
+      JSON.stringify(first),
+    );
+    expect(noTenant.status === 404, 'POST to a tenant that does not exist was not 404', noTenant);
+  } finally {
+    await admin.query(`DELETE FROM \`${db}\`.integrations WHERE tenant_id = ? AND id LIKE 'check-%'`, [tid]);
+  }
+  return headers;
+}
+
 // ------------------------------------------------------------------ measurement
 
 interface RunRecord {
@@ -119,6 +269,20 @@ interface RunRecord {
   dbCpuUsPerRequest: number | null;
   /** What the server printed during the measured run. */
   loggedBytes: number;
+  /** Scenario 5: rows the turn created (warm-up included), deleted after it. */
+  createdRows?: number;
+  /** The baseline under a POST scenario: its write counters over the turn (warm-up included). */
+  writeStats?: WriteStats;
+}
+
+/** What the baseline's GET /bench/write-stats answers. */
+interface WriteStats {
+  writes: number;
+  statements: number;
+  deadlocks: number;
+  lockWaitTimeouts: number;
+  lostRaces: number;
+  conflicts409: number;
 }
 
 interface ScenarioSummary {
@@ -141,7 +305,15 @@ interface SideSummary {
   dbCpuUsPerRequest: number;
 }
 
-const failedOf = (s: LoadStats | null): number => (s === null ? 0 : s.non2xx + s.errors);
+/** Non-2xx answers and socket errors; in scenario 5, where every id is new, also any success other than 201. */
+function failedOf(s: LoadStats | null, scenario?: ScenarioId): number {
+  if (s === null) return 0;
+  const notCreated =
+    scenario === 5
+      ? Object.entries(s.statusCodes).reduce((sum, [code, n]) => sum + (code !== '201' && code.startsWith('2') ? n : 0), 0)
+      : 0;
+  return s.non2xx + s.errors + notCreated;
+}
 
 function summarize(records: RunRecord[], scenario: ScenarioId): ScenarioSummary {
   const side = (which: Side): SideSummary => {
@@ -155,7 +327,7 @@ function summarize(records: RunRecord[], scenario: ScenarioId): ScenarioSummary 
       peakRssBytes: Math.max(0, ...mine.map((r) => r.peakRssBytes)),
       serverCpuUsPerRequest: mine.reduce((sum, r) => sum + (r.serverCpuUsPerRequest ?? NaN), 0) / Math.max(1, mine.length),
       dbCpuUsPerRequest: mine.reduce((sum, r) => sum + (r.dbCpuUsPerRequest ?? NaN), 0) / Math.max(1, mine.length),
-      failed: mine.reduce((sum, r) => sum + failedOf(r.stats) + failedOf(r.warmup), 0),
+      failed: mine.reduce((sum, r) => sum + failedOf(r.stats, scenario) + failedOf(r.warmup, scenario), 0),
     };
   };
   const service = side('service');
@@ -253,11 +425,17 @@ async function main(): Promise<number> {
     await harness.close();
   });
 
+  const deleteCreated = async (db: string): Promise<number> => {
+    const [result] = await admin.query<ResultSetHeader>(`DELETE FROM \`${db}\`.integrations WHERE id LIKE ?`, [`${CREATED_ID_PREFIX}%`]);
+    return result.affectedRows;
+  };
+
   const measure = async (scenario: ScenarioId, db: string, tenants: number): Promise<void> => {
     const requests = scenarioRequests(scenario, tenants, tokens);
     for (let round = 1; round <= config.rounds; round++) {
       for (const side of ['service', 'baseline'] as const) {
         const server = await harness.start(side, db);
+        let record: RunRecord | undefined;
         try {
           const loadBefore = machineLoad();
           const warmup = config.warmup > 0 ? await runLoad(server.port, requests, config.warmup, config.connections) : null;
@@ -270,11 +448,15 @@ async function main(): Promise<number> {
             return a === undefined || b === undefined || stats.total === 0 ? null : ((b - a) * 1000) / stats.total;
           };
           const peakRssBytes = server.peakRss();
+          const writeStats =
+            side === 'baseline' && (scenario === 3 || scenario === 5)
+              ? (JSON.parse((await httpCall(server.port, 'GET', '/bench/write-stats', {})).body) as WriteStats)
+              : undefined;
           const loggedBytes = fileSize(side === 'service' ? harness.serviceLog : harness.baselineLog) - logBytes0;
           // A server that prints per request (a leftover debug line, request logging) is measuring its console.
           if (loggedBytes > 64 * 1024)
             log(`  note: ${side} wrote ${fmt(loggedBytes / 1024)} KB of output during the measured run; see its log`);
-          records.push({
+          record = {
             scenario,
             side,
             round,
@@ -288,15 +470,25 @@ async function main(): Promise<number> {
             serverCpuUsPerRequest: perRequest(0),
             dbCpuUsPerRequest: perRequest(1),
             loggedBytes,
-          });
-          const failed = failedOf(stats) + failedOf(warmup);
+            writeStats,
+          };
+          records.push(record);
+          const failed = failedOf(stats, scenario) + failedOf(warmup, scenario);
           log(
             `  [${scenario}] round ${round} ${side.padEnd(8)} ${fmt(stats.requestsPerSec).padStart(7)} req/s  ` +
               `p50 ${stats.p50} ms  p99 ${stats.p99} ms  CPU/req ${fmt(perRequest(0) ?? NaN)} us (MariaDB ${fmt(perRequest(1) ?? NaN)} us)  peak RSS ${mib(peakRssBytes)}` +
-              (failed > 0 ? `  FAILED ${failed}: ${JSON.stringify(stats.statusCodes)}, ${stats.errors} errors` : ''),
+              (failed > 0 ? `  FAILED ${failed}: ${JSON.stringify(stats.statusCodes)}, ${stats.errors} errors` : '') +
+              (writeStats === undefined
+                ? ''
+                : `  [writes ${fmt(writeStats.writes)}, deadlocks retried ${writeStats.deadlocks}, lost races ${writeStats.lostRaces}]`),
           );
         } finally {
           await harness.stop(server);
+          // Each turn starts from the seeded set (and a kept database stays reusable).
+          if (scenario === 5) {
+            const created = await deleteCreated(db);
+            if (record !== undefined) record.createdRows = created;
+          }
         }
       }
     }
@@ -307,18 +499,27 @@ async function main(): Promise<number> {
     result.small = { db: config.dbName, tenants: config.tenants, integrations: config.tenants * INTEGRATION_PLAN.length, ...small };
 
     log('checking that the service and the baseline give the same answers');
+    const writeHeaders: Partial<Record<Side, Record<string, string>>> = {};
     for (const side of ['service', 'baseline'] as const) {
       const server = await harness.start(side, config.dbName);
       try {
         await checkAnswers(server, tokens, config.tenants, checkFailures);
+        writeHeaders[side] = await checkWrites(server, tokens, admin, config.dbName, checkFailures);
       } finally {
         await harness.stop(server);
       }
     }
+    for (const kind of ['create', 'replace']) {
+      const [mine, theirs] = [writeHeaders.service?.[kind], writeHeaders.baseline?.[kind]];
+      if (mine !== theirs) checkFailures.push(`the headers of a ${kind} answer differ: service [${mine}], baseline [${theirs}]`);
+    }
     if (checkFailures.length > 0) throw new Error(`the servers do not answer as expected:\n  ${checkFailures.join('\n  ')}`);
     log('  both answer as expected: seeded secrets decrypt, list + X-Total-Count, masking, replace echo, 403, 404');
+    log(
+      '  and write alike: create 201 / replace 200 with ETags, If-Match, the mask, server-assigned instance, verification cleared, same headers',
+    );
 
-    for (const scenario of ([1, 2, 3] as const).filter((s) => config.scenarios.has(s))) {
+    for (const scenario of SCENARIO_ORDER.filter((s) => s !== 4 && config.scenarios.has(s))) {
       log(`scenario ${scenario}: ${SCENARIO_NAMES[scenario]} on ${fmt(config.tenants)} tenants`);
       await measure(scenario, config.dbName, config.tenants);
     }
@@ -354,7 +555,7 @@ async function main(): Promise<number> {
   }
 
   // ---------------------------------------------------------------- report
-  const scenarios = ([1, 2, 3, 4] as const).filter((s) => records.some((r) => r.scenario === s));
+  const scenarios = SCENARIO_ORDER.filter((s) => records.some((r) => r.scenario === s));
   const summaries = scenarios.map((s) => summarize(records, s));
   const rows: string[][] = [
     [
@@ -368,6 +569,7 @@ async function main(): Promise<number> {
       'req/s ratio',
       'p99 ratio',
       'service peak RSS',
+      'baseline peak RSS',
       'failed',
     ],
   ];
@@ -383,6 +585,7 @@ async function main(): Promise<number> {
       s.ratioReqs.toFixed(2),
       s.ratioP99.toFixed(2),
       mib(s.service.peakRssBytes),
+      mib(s.baseline.peakRssBytes),
       String(s.service.failed + s.baseline.failed),
     ]);
   }
@@ -400,6 +603,33 @@ async function main(): Promise<number> {
   const lines: string[] = ['', table(rows), '', table(cpuRows), ''];
   for (const s of summaries)
     lines.push(`  ${s.scenario}. req/s per round: service ${s.service.rounds.join(' / ')}; baseline ${s.baseline.rounds.join(' / ')}`);
+  for (const scenario of [3, 5] as const) {
+    const mine = records.filter((r) => r.scenario === scenario && r.writeStats !== undefined).map((r) => r.writeStats as WriteStats);
+    if (mine.length === 0) continue;
+    const sum = (pick: (w: WriteStats) => number): number => mine.reduce((total, w) => total + pick(w), 0);
+    lines.push(
+      `  ${scenario}. baseline writes (warm-ups included): ${fmt(sum((w) => w.writes))}, ${fmt(
+        sum((w) => w.statements) /
+          Math.max(
+            1,
+            sum((w) => w.writes),
+          ),
+        2,
+      )} statements each (reads included); ` +
+        `deadlocks retried ${sum((w) => w.deadlocks)}, lock wait timeouts ${sum((w) => w.lockWaitTimeouts)}, lost races ${sum((w) => w.lostRaces)}, 409s ${sum((w) => w.conflicts409)}`,
+    );
+  }
+  const creates = records.filter((r) => r.createdRows !== undefined);
+  if (creates.length > 0) {
+    const perSide = (side: Side): string =>
+      creates
+        .filter((r) => r.side === side)
+        .map((r) => fmt(r.createdRows ?? 0))
+        .join(' / ');
+    lines.push(
+      `  5. rows created per turn (warm-up included, deleted after it): service ${perSide('service')}; baseline ${perSide('baseline')}`,
+    );
+  }
   const one = summaries.find((s) => s.scenario === 1);
   const big = summaries.find((s) => s.scenario === 4);
   if (one && big) {
@@ -425,7 +655,7 @@ async function main(): Promise<number> {
   writeFileSync(file, JSON.stringify({ ...result, finishedAt: new Date().toISOString(), summaries, records }, null, 2));
   lines.push(`  raw results: bench/results/${basename(file)}`);
   const failed = summaries.reduce((sum, s) => sum + s.service.failed + s.baseline.failed, 0);
-  if (failed > 0) lines.push(`  FAILED: ${failed} requests answered non-2xx or errored`);
+  if (failed > 0) lines.push(`  FAILED: ${failed} requests answered non-2xx (in scenario 5: not 201) or errored`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return failed > 0 ? 1 : 0;
 }

@@ -109,7 +109,9 @@ export function expectedWire(tenant: string, id: string): IntegrationWire {
 
 /** The service's own DataKeyService, configured with the bench master key ring. */
 export function benchDataKeys(encryptionKeys: string): DataKeyService {
-  const config = { crypto: { ring: MasterKeyRing.parse(encryptionKeys), dataKeyCacheTtlMs: 0 } } as unknown as Configuration;
+  const config = {
+    crypto: { ring: MasterKeyRing.parse(encryptionKeys), dataKeyCacheTtlMs: 0, dataKeyCacheSize: 0 },
+  } as unknown as Configuration;
   return new DataKeyService(config);
 }
 
@@ -127,8 +129,9 @@ function buildBatch(dataKeys: DataKeyService, from: number, to: number, now: str
   const integrations: unknown[][] = [];
   for (let i = from; i < to; i++) {
     const tid = tenantId(i);
+    // Version 1 and no previous key: a tenant as POST /tenants creates it, with no re-encryption in progress.
     const dataKey = dataKeys.generate(tid);
-    tenants.push([tid, `Tenant ${i}`, dataKey.wrapped, dataKey.masterKeyId, 1, now, now, now, null]);
+    tenants.push([tid, `Tenant ${i}`, dataKey.wrapped, null, dataKey.masterKeyId, 1, now, now, now]);
     for (const { id, type } of INTEGRATION_PLAN) {
       const vendor = vendorOf(type);
       const fields = seededFields(tid, id, type);
@@ -148,8 +151,9 @@ function buildBatch(dataKeys: DataKeyService, from: number, to: number, now: str
   return { tenants, integrations };
 }
 
+// A tenant that exists has a row; a deleted one has none (its tombstone is in deleted_tenants, which the bench leaves empty).
 const TENANT_COLUMNS =
-  'id, name, data_key_wrapped, master_key_id, data_key_version, data_key_created_at, created_at, updated_at, deleted_at';
+  'id, name, data_key_wrapped, previous_data_key_wrapped, master_key_id, data_key_version, data_key_created_at, created_at, updated_at';
 const INTEGRATION_COLUMNS = 'tenant_id, id, type, config, secrets, revision, created_at, updated_at';
 const ROWS_PER_INSERT = 2000;
 

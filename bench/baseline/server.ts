@@ -9,16 +9,16 @@
  *
  *   GET  /tenants/:iid/integrations/:id
  *   GET  /tenants/:iid/integrations          (?limit=100&offset=0, X-Total-Count)
- *   POST /tenants/:iid/integrations/:id      (create 201 / replace 200, tenant row locked)
+ *   POST /tenants/:iid/integrations/:id      (create 201 / replace 200: one conditional upsert)
  *   GET  /health/ready
  *
  * Env: PORT, DATABASE_URL (mysql://…/db), JWT_SECRET, ENCRYPTION_KEYS (id:base64,…),
- * DATABASE_POOL_SIZE (20), DATA_KEY_CACHE_TTL_MS (60000), DATA_KEY_CACHE_MAX (10000), JWT_ISSUER/JWT_AUDIENCE.
+ * DATABASE_POOL_SIZE (20), DATA_KEY_CACHE_TTL_MS (60000), DATA_KEY_CACHE_SIZE (10000), JWT_ISSUER/JWT_AUDIENCE.
  */
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import Fastify, { type FastifyRequest } from 'fastify';
 import { verify, type JwtPayload } from 'jsonwebtoken';
-import { createPool, type PoolConnection } from 'mysql2';
+import { createPool } from 'mysql2';
 import { BASELINE_VENDORS, type BaselineVendor } from './vendors';
 
 // ---------------------------------------------------------------- configuration
@@ -48,8 +48,9 @@ const MASTER_KEYS = new Map(
     }),
 );
 const DEK_TTL_MS = Number(process.env.DATA_KEY_CACHE_TTL_MS ?? 60_000);
-// The service's DataKeyService keeps at most 10,000 keys.
-const DEK_CACHE_MAX = Number(process.env.DATA_KEY_CACHE_MAX ?? 10_000);
+// The service's DataKeyService keeps at most DATA_KEY_CACHE_SIZE (10,000) entries, two per tenant (its
+// current key and the same key by version); the baseline keeps one per tenant.
+const DEK_CACHE_MAX = Number(process.env.DATA_KEY_CACHE_SIZE ?? 10_000);
 const pool = createPool({
   uri: required('DATABASE_URL'),
   connectionLimit: Number(process.env.DATABASE_POOL_SIZE ?? 20),
@@ -81,10 +82,6 @@ function query<T>(on: Queryable, sql: string): Promise<T[]> {
 }
 
 const db = pool as unknown as Queryable;
-
-function getConnection(): Promise<PoolConnection> {
-  return new Promise((resolve, reject) => pool.getConnection((error, connection) => (error ? reject(error) : resolve(connection))));
-}
 
 const VENDORS = new Map(BASELINE_VENDORS.map((v) => [v.type, v]));
 const VENDOR_LIST = BASELINE_VENDORS.map((v) => v.type).join(', ');
@@ -193,25 +190,48 @@ function open(envelope: string, keyFor: (keyId: string) => Buffer | undefined, a
 const secretAad = (tenant: string, integration: string, field: string): Buffer =>
   Buffer.from(`integrations-api/secret/v1\0${tenant}\0${integration}\0${field}`);
 
+/** A live tenant's key columns, as a statement just read them. */
 interface TenantKey {
   tenantId: string;
   wrapped: string | null;
   version: number;
 }
 
-const dekCache = new Map<string, { key: Buffer; expiresAt: number }>();
+/**
+ * Each tenant's current data key (version and unwrapped key) for
+ * DATA_KEY_CACHE_TTL_MS, like the service's DataKeyService: reads that see
+ * another version in the tenant row replace it, and a write whose fence the
+ * database refused drops it. The baseline knows one data key per tenant, the
+ * current one: the bench data has no re-encryption in progress
+ * (`previous_data_key_wrapped` is NULL), so it leaves out the service's
+ * reading of the previous version.
+ */
+interface CurrentKey {
+  version: number;
+  key: Buffer;
+  expiresAt: number;
+}
 
+const keyCache = new Map<string, CurrentKey>();
+
+function cachedKey(tenantId: string): CurrentKey | undefined {
+  const hit = keyCache.get(tenantId);
+  if (hit === undefined) return undefined;
+  if (hit.expiresAt > Date.now()) return hit;
+  keyCache.delete(tenantId);
+  return undefined;
+}
+
+/** The data key of the tenant row just read (its current version), unwrapped once and cached. */
 function dataKey(tenant: TenantKey): Buffer {
   if (tenant.wrapped === null) throw new HttpError(404, `Tenant '${tenant.tenantId}' does not exist or has been deleted`);
-  const cacheKey = `${tenant.tenantId}\0${tenant.version}`;
-  const now = Date.now();
-  const hit = dekCache.get(cacheKey);
-  if (hit !== undefined && hit.expiresAt > now) return hit.key;
+  const hit = cachedKey(tenant.tenantId);
+  if (hit !== undefined && hit.version === tenant.version) return hit.key;
   const key = open(tenant.wrapped, (id) => MASTER_KEYS.get(id), Buffer.from(`integrations-api/data-key/v1\0${tenant.tenantId}`));
-  if (DEK_TTL_MS > 0) {
-    if (dekCache.size >= DEK_CACHE_MAX) dekCache.delete(dekCache.keys().next().value as string);
-    dekCache.delete(cacheKey);
-    dekCache.set(cacheKey, { key, expiresAt: now + DEK_TTL_MS });
+  if (DEK_TTL_MS > 0 && DEK_CACHE_MAX > 0) {
+    keyCache.delete(tenant.tenantId);
+    if (keyCache.size >= DEK_CACHE_MAX) keyCache.delete(keyCache.keys().next().value as string);
+    keyCache.set(tenant.tenantId, { version: tenant.version, key, expiresAt: Date.now() + DEK_TTL_MS });
   }
   return key;
 }
@@ -261,7 +281,8 @@ function present(tenant: TenantKey, row: IntegrationRow, reveal: boolean): Recor
 
 // ---------------------------------------------------------------- SQL
 
-const SQL_GET = `SELECT t.deleted_at IS NOT NULL AS deleted, t.data_key_wrapped, t.data_key_version,
+/** A tenant exists while it has a row: deleting one removes it (and, by the foreign key's cascade, its integrations). */
+const SQL_GET = `SELECT t.data_key_wrapped, t.data_key_version,
        i.id, i.type, i.config, i.secrets, i.revision
   FROM tenants t LEFT JOIN integrations i ON i.tenant_id = t.id AND i.id = ?
  WHERE t.id = ?`;
@@ -273,29 +294,50 @@ const SQL_GET = `SELECT t.deleted_at IS NOT NULL AS deleted, t.data_key_wrapped,
  */
 const SQL_PAGE = 'SELECT id, type, config, secrets, revision FROM integrations WHERE tenant_id = ? ORDER BY id LIMIT ? OFFSET ?';
 
-const SQL_TENANT_COUNT = `SELECT t.deleted_at IS NOT NULL AS deleted, t.data_key_wrapped, t.data_key_version,
+const SQL_TENANT_COUNT = `SELECT t.data_key_wrapped, t.data_key_version,
        (SELECT COUNT(*) FROM integrations c WHERE c.tenant_id = t.id) AS total
   FROM tenants t WHERE t.id = ?`;
 
-/** Locks the tenant row (and the integration row, when there is one) until COMMIT, like the service's write path. */
-const SQL_LOCK = `SELECT t.deleted_at IS NOT NULL AS deleted, t.data_key_wrapped, t.data_key_version,
-       i.type, i.config, i.secrets, i.revision
-  FROM tenants t LEFT JOIN integrations i ON i.tenant_id = t.id AND i.id = ?
- WHERE t.id = ? FOR UPDATE`;
+/** A write's data key when the cache has none for the tenant. */
+const SQL_TENANT_KEY = 'SELECT data_key_wrapped, data_key_version FROM tenants WHERE id = ?';
 
+/**
+ * The write: one statement, create or replace. The SELECT yields the row to
+ * insert only while the tenant exists with the data key version the secrets
+ * were encrypted with (the service's write fence), so it inserts nothing and
+ * updates nothing otherwise (0 rows affected). An existing row is replaced in
+ * place (2 rows affected, 1 for an insert): its revision goes up by one and
+ * comes back as the OK packet's insert id through LAST_INSERT_ID(expr), its
+ * last verification is cleared, created_at stays. (The revision always
+ * changes, so mysql2's FOUND_ROWS flag cannot make a replace look like an insert.)
+ */
+const SQL_UPSERT = `INSERT INTO integrations (tenant_id, id, type, config, secrets, revision, created_at, updated_at)
+SELECT t.id, ?, ?, ?, ?, 1, ?, ? FROM tenants t WHERE t.id = ? AND t.data_key_version = ?
+ON DUPLICATE KEY UPDATE revision = LAST_INSERT_ID(revision + 1), type = VALUES(type), config = VALUES(config),
+  secrets = VALUES(secrets), updated_at = VALUES(updated_at), verify_status = NULL, verify_message = NULL, verified_at = NULL`;
+
+/**
+ * A replace that must find the row at a revision (If-Match, or the revision
+ * just read for the mask): `? = 1` for `If-Match: *`, else the revisions as a
+ * comma list. Fenced like the upsert; the new revision comes back the same way.
+ */
+const SQL_UPDATE = `UPDATE integrations
+   SET revision = LAST_INSERT_ID(revision + 1), type = ?, config = ?, secrets = ?, updated_at = ?,
+       verify_status = NULL, verify_message = NULL, verified_at = NULL
+ WHERE tenant_id = ? AND id = ? AND (? = 1 OR FIND_IN_SET(revision, ?) > 0)
+   AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = ? AND t.data_key_version = ?)`;
+
+/** A create after a read found no row: a duplicate means another write created it meanwhile. */
 const SQL_INSERT = `INSERT INTO integrations (tenant_id, id, type, config, secrets, revision, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, 1, ?, ?)`;
-
-let sqlUpdate = `UPDATE integrations SET type = ?, config = ?, secrets = ?, revision = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`;
+SELECT t.id, ?, ?, ?, ?, 1, ?, ? FROM tenants t WHERE t.id = ? AND t.data_key_version = ?`;
 
 interface TenantColumns {
-  deleted: number;
   data_key_wrapped: string | null;
   data_key_version: number;
 }
 
 function liveTenant(tenantId: string, row: TenantColumns | undefined): TenantKey {
-  if (row === undefined || Number(row.deleted) === 1) throw new HttpError(404, `Tenant '${tenantId}' does not exist or has been deleted`);
+  if (row === undefined) throw new HttpError(404, `Tenant '${tenantId}' does not exist or has been deleted`);
   return { tenantId, wrapped: row.data_key_wrapped, version: Number(row.data_key_version) };
 }
 
@@ -346,6 +388,17 @@ function ifMatchAllows(header: string, revision: number | undefined): boolean {
   if (header.trim() === '*') return true;
   const current = `"r${revision}"`;
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === current);
+}
+
+/** The revisions an If-Match header names, as SQL_UPDATE's `? = 1` and comma list (the same rule as ifMatchAllows). */
+function ifMatchRevisions(header: string): { any: number; revisions: string } {
+  if (header.trim() === '*') return { any: 1, revisions: '' };
+  const revisions: string[] = [];
+  for (const tag of header.split(',')) {
+    const match = /^"r(0|[1-9]\d{0,9})"$/.exec(tag.trim().replace(/^W\//, ''));
+    if (match !== null) revisions.push(match[1]);
+  }
+  return { any: 0, revisions: revisions.join(',') };
 }
 
 // ---------------------------------------------------------------- server
@@ -416,111 +469,206 @@ app.get<{ Params: { iid: string }; Querystring: Record<string, unknown> }>('/ten
   return items;
 });
 
-interface LockedRow extends TenantColumns {
-  type: string | null;
-  config: string | null;
-  secrets: string | null;
-  revision: number | null;
+// ---------------------------------------------------------------- the write (POST: create 201 / replace 200)
+
+interface Written {
+  wire: Record<string, string>;
+  revision: number;
+  created: boolean;
 }
 
-async function put(connection: Queryable, tenantId: string, input: Input, ifMatch: string | undefined, reveal: boolean) {
-  await query(connection, 'START TRANSACTION');
-  try {
-    const rows = await execute<LockedRow>(connection, SQL_LOCK, [input.id, tenantId]);
-    const tenant = liveTenant(tenantId, rows[0]);
-    const existing = rows[0].type === null ? null : rows[0];
-    if (ifMatch !== undefined && !ifMatchAllows(ifMatch, existing?.revision ?? undefined)) {
-      throw new HttpError(412, 'If-Match does not match the current version; read the integration again and retry');
-    }
-    const sameType = existing !== null && existing.type === input.vendor.type;
-    const storedConfig = sameType ? (JSON.parse(existing.config ?? '{}') as Record<string, string>) : {};
-    const storedSecrets = sameType ? (JSON.parse(existing.secrets ?? '{}') as Record<string, string>) : {};
-    for (const name of input.vendor.serverAssigned) {
-      if (input.fields[name] === undefined && storedConfig[name] !== undefined) input.fields[name] = storedConfig[name];
-    }
-    const config: Record<string, string> = {};
-    const secrets: Record<string, string> = {};
-    for (const field of input.vendor.fields) {
-      const value = input.fields[field.name];
-      if (value === undefined) continue;
-      if (!field.secret) config[field.name] = value;
-      else if (value === MASK) {
-        const kept = storedSecrets[field.name];
-        if (kept === undefined)
-          throw new HttpError(400, `${field.name}: "${MASK}" keeps a stored secret, and there is none; send the real value`);
-        secrets[field.name] = kept;
-      } else {
-        if (value.startsWith('enc:v1:')) throw new HttpError(400, `${field.name} looks like an encrypted envelope; send the plain value`);
-        secrets[field.name] = seal(
-          dataKey(tenant),
-          `dek-${tenant.version}`,
-          Buffer.from(value, 'utf8'),
-          secretAad(tenantId, input.id, field.name),
-        );
-      }
-    }
-    const now = utcNow();
-    const configJson = JSON.stringify(config);
-    const secretsJson = JSON.stringify(secrets);
-    const revision = existing === null ? 1 : Number(existing.revision) + 1;
-    if (existing === null)
-      await execute(connection, SQL_INSERT, [tenantId, input.id, input.vendor.type, configJson, secretsJson, now, now]);
-    else await execute(connection, sqlUpdate, [input.vendor.type, configJson, secretsJson, revision, now, tenantId, input.id]);
-    await query(connection, 'COMMIT');
-    // The answer echoes what was sent; secrets kept by the mask are shown masked or decrypted.
-    const wire: Record<string, string> = { id: input.id, type: input.vendor.type };
-    for (const field of input.vendor.fields) {
-      const sent = input.fields[field.name];
-      if (!field.secret) {
-        if (config[field.name] !== undefined) wire[field.name] = config[field.name];
-      } else if (secrets[field.name] !== undefined) {
-        wire[field.name] =
-          sent !== undefined && sent !== MASK ? sent : reveal ? decryptSecret(tenant, input.id, field.name, secrets[field.name]) : MASK;
-      }
-    }
-    return { wire, revision, created: existing === null };
-  } catch (error) {
-    await query(connection, 'ROLLBACK').catch(() => undefined);
-    throw error;
+/** Writes, the statements they sent (reads included) and how often they went round again, for the bench's report (GET /bench/write-stats). */
+const writeStats = { writes: 0, statements: 0, deadlocks: 0, lockWaitTimeouts: 0, lostRaces: 0, conflicts409: 0 };
+
+const MAX_WRITE_ATTEMPTS = 8;
+
+/**
+ * The row must be read first only when the answer or the stored value depends
+ * on it: a secret sent as the mask keeps the stored one, a server-assigned
+ * field not sent keeps the stored value (and the answer shows it), and a value
+ * that looks like an envelope is refused only after the 404 and 412 checks,
+ * as the service orders them.
+ */
+function needsStoredRow(input: Input): boolean {
+  for (const field of input.vendor.fields) {
+    const value = input.fields[field.name];
+    if (field.secret && value !== undefined && (value === MASK || value.startsWith('enc:v1:'))) return true;
   }
+  return input.vendor.serverAssigned.some((name) => input.fields[name] === undefined);
 }
 
-const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+/** The tenant's current data key: cached, or read from its row (404 when there is none). */
+async function currentKey(tenantId: string): Promise<{ version: number; key: Buffer }> {
+  const hit = cachedKey(tenantId);
+  if (hit !== undefined) return hit;
+  writeStats.statements++;
+  const rows = await execute<TenantColumns>(db, SQL_TENANT_KEY, [tenantId]);
+  const tenant = liveTenant(tenantId, rows[0]);
+  return { version: tenant.version, key: dataKey(tenant) };
+}
+
+/** A statement that answers with an OK packet (rows affected, insert id). */
+function run(sql: string, values: unknown[]): Promise<{ affectedRows: number; insertId: number }> {
+  writeStats.statements++;
+  return new Promise((resolve, reject) => {
+    db.execute(sql, values, (error, result) => (error ? reject(error) : resolve(result as { affectedRows: number; insertId: number })));
+  });
+}
+
+/**
+ * The common case, the body alone says what to store: one statement (plus a
+ * read of the tenant's key when the cache has none). Without If-Match it is
+ * the upsert; with If-Match the row must exist, so it is the conditional
+ * update. When nothing was written, one read says why: 404, 412, or the
+ * tenant's data key changed (undefined: encrypt again under the new one).
+ */
+async function writeFromBody(tenantId: string, input: Input, ifMatch: string | undefined): Promise<Written | undefined> {
+  const { version, key } = await currentKey(tenantId);
+  const config: Record<string, string> = {};
+  const secrets: Record<string, string> = {};
+  const wire: Record<string, string> = { id: input.id, type: input.vendor.type };
+  for (const field of input.vendor.fields) {
+    const value = input.fields[field.name];
+    if (value === undefined) continue;
+    wire[field.name] = value;
+    if (!field.secret) config[field.name] = value;
+    else secrets[field.name] = seal(key, `dek-${version}`, Buffer.from(value, 'utf8'), secretAad(tenantId, input.id, field.name));
+  }
+  const now = utcNow();
+  const type = input.vendor.type;
+  if (ifMatch === undefined) {
+    const result = await run(SQL_UPSERT, [input.id, type, JSON.stringify(config), JSON.stringify(secrets), now, now, tenantId, version]);
+    if (result.affectedRows === 1) return { wire, revision: 1, created: true };
+    if (result.affectedRows === 2) return { wire, revision: Number(result.insertId), created: false };
+  } else {
+    const { any, revisions } = ifMatchRevisions(ifMatch);
+    if (any === 1 || revisions !== '') {
+      const values = [type, JSON.stringify(config), JSON.stringify(secrets), now, tenantId, input.id, any, revisions, tenantId, version];
+      const result = await run(SQL_UPDATE, values);
+      if (result.affectedRows === 1) return { wire, revision: Number(result.insertId), created: false };
+    }
+  }
+  // Nothing written: the tenant is gone, its data key changed, or the row is not at the revision If-Match names.
+  writeStats.statements++;
+  const rows = await execute<TenantColumns & IntegrationRow>(db, SQL_GET, [input.id, tenantId]);
+  const tenant = liveTenant(tenantId, rows[0]);
+  if (tenant.version !== version) keyCache.delete(tenantId);
+  if (ifMatch !== undefined && !ifMatchAllows(ifMatch, rows[0].id === null ? undefined : Number(rows[0].revision))) {
+    throw new HttpError(412, 'If-Match does not match the current version; read the integration again and retry');
+  }
+  return undefined;
+}
+
+/**
+ * A body that needs the stored row (see needsStoredRow): one non-locking read,
+ * then one statement conditional on what it read (the revision, or no row),
+ * like the service's write. Undefined when the row changed meanwhile.
+ */
+async function writeAfterRead(tenantId: string, input: Input, ifMatch: string | undefined, reveal: boolean): Promise<Written | undefined> {
+  writeStats.statements++;
+  const rows = await execute<TenantColumns & IntegrationRow>(db, SQL_GET, [input.id, tenantId]);
+  const tenant = liveTenant(tenantId, rows[0]);
+  const existing = rows[0].id === null ? null : rows[0];
+  if (ifMatch !== undefined && !ifMatchAllows(ifMatch, existing === null ? undefined : Number(existing.revision))) {
+    throw new HttpError(412, 'If-Match does not match the current version; read the integration again and retry');
+  }
+  const sameType = existing !== null && existing.type === input.vendor.type;
+  const storedConfig = sameType ? (JSON.parse(existing.config) as Record<string, string>) : {};
+  const storedSecrets = sameType ? (JSON.parse(existing.secrets) as Record<string, string>) : {};
+  const fields = { ...input.fields };
+  for (const name of input.vendor.serverAssigned) {
+    if (fields[name] === undefined && storedConfig[name] !== undefined) fields[name] = storedConfig[name];
+  }
+  const config: Record<string, string> = {};
+  const secrets: Record<string, string> = {};
+  for (const field of input.vendor.fields) {
+    const value = fields[field.name];
+    if (value === undefined) continue;
+    if (!field.secret) config[field.name] = value;
+    else if (value === MASK) {
+      const kept = storedSecrets[field.name];
+      if (kept === undefined)
+        throw new HttpError(400, `${field.name}: "${MASK}" keeps a stored secret, and there is none; send the real value`);
+      secrets[field.name] = kept;
+    } else {
+      if (value.startsWith('enc:v1:')) throw new HttpError(400, `${field.name} looks like an encrypted envelope; send the plain value`);
+      secrets[field.name] = seal(
+        dataKey(tenant),
+        `dek-${tenant.version}`,
+        Buffer.from(value, 'utf8'),
+        secretAad(tenantId, input.id, field.name),
+      );
+    }
+  }
+  const now = utcNow();
+  const type = input.vendor.type;
+  const configJson = JSON.stringify(config);
+  const secretsJson = JSON.stringify(secrets);
+  let revision: number;
+  if (existing !== null) {
+    const values = [type, configJson, secretsJson, now, tenantId, input.id, 0, String(existing.revision), tenantId, tenant.version];
+    if ((await run(SQL_UPDATE, values)).affectedRows !== 1) return undefined;
+    revision = Number(existing.revision) + 1;
+  } else {
+    try {
+      const result = await run(SQL_INSERT, [input.id, type, configJson, secretsJson, now, now, tenantId, tenant.version]);
+      if (result.affectedRows !== 1) return undefined;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;
+      throw error;
+    }
+    revision = 1;
+  }
+  // The answer echoes what was sent; secrets kept by the mask are shown masked or decrypted.
+  const wire: Record<string, string> = { id: input.id, type };
+  for (const field of input.vendor.fields) {
+    const sent = fields[field.name];
+    if (!field.secret) {
+      if (config[field.name] !== undefined) wire[field.name] = config[field.name];
+    } else if (secrets[field.name] !== undefined) {
+      wire[field.name] =
+        sent !== undefined && sent !== MASK ? sent : reveal ? decryptSecret(tenant, input.id, field.name, secrets[field.name]) : MASK;
+    }
+  }
+  return { wire, revision, created: existing === null };
+}
+
+/**
+ * Lost races (the row, the tenant or its key changed between the read and
+ * the statement) and InnoDB deadlock victims go round again; the service
+ * answers 409 after as many attempts.
+ */
+async function write(tenantId: string, input: Input, ifMatch: string | undefined, reveal: boolean): Promise<Written> {
+  writeStats.writes++;
+  const afterRead = needsStoredRow(input);
+  for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+    try {
+      const written = afterRead ? await writeAfterRead(tenantId, input, ifMatch, reveal) : await writeFromBody(tenantId, input, ifMatch);
+      if (written !== undefined) return written;
+      writeStats.lostRaces++;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'ER_LOCK_DEADLOCK') writeStats.deadlocks++;
+      else if (code === 'ER_LOCK_WAIT_TIMEOUT') writeStats.lockWaitTimeouts++;
+      else throw error;
+    }
+  }
+  writeStats.conflicts409++;
+  throw new HttpError(409, 'The integration kept changing while this write was retried; send it again');
+}
 
 app.post<{ Params: Params }>('/tenants/:iid/integrations/:id', async (request, reply) => {
   const { iid, id } = request.params;
   const principal = authenticate(request, 'integrations:write', iid);
   checkId(id);
-  const ifMatch = request.headers['if-match'];
-  const reveal = reveals(principal);
-  for (let attempt = 1; ; attempt++) {
-    // A fresh copy per attempt: put() may fill server-assigned fields in.
-    const input = validateBody(request.body, id);
-    const connection = await getConnection();
-    try {
-      const { wire, revision, created } = await put(connection as unknown as Queryable, iid, input, ifMatch, reveal);
-      void reply.status(created ? 201 : 200).header('etag', `"r${revision}"`);
-      return wire;
-    } catch (error) {
-      if (attempt >= 3 || !RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
-    } finally {
-      connection.release();
-    }
-  }
+  const input = validateBody(request.body, id);
+  const { wire, revision, created } = await write(iid, input, request.headers['if-match'], reveals(principal));
+  void reply.status(created ? 201 : 200).header('etag', `"r${revision}"`);
+  return wire;
 });
 
-async function main(): Promise<void> {
-  // Clear the last verification with new credentials, when the schema has those columns (issue 6).
-  const columns = await query<{ n: number }>(
-    db,
-    "SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'integrations' AND column_name = 'verify_status'",
-  );
-  if (Number(columns[0].n) === 1) {
-    sqlUpdate = `UPDATE integrations SET type = ?, config = ?, secrets = ?, revision = ?, updated_at = ?,
-      verify_status = NULL, verify_message = NULL, verified_at = NULL WHERE tenant_id = ? AND id = ?`;
-  }
-  await app.listen({ port: PORT, host: '127.0.0.1' });
-}
+/** For the bench only (loopback): how the writes went, read after each run. */
+app.get('/bench/write-stats', async () => writeStats);
 
 const shutdown = (): void => {
   void app
@@ -531,7 +679,7 @@ const shutdown = (): void => {
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
 
-main().catch((error: unknown) => {
+app.listen({ port: PORT, host: '127.0.0.1' }).catch((error: unknown) => {
   process.stderr.write(`baseline: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);
 });

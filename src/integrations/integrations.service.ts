@@ -146,7 +146,10 @@ export class IntegrationsService {
   async patch(tenantId: string, id: string, body: unknown, options: WriteOptions): Promise<IntegrationResult> {
     if (!isJsonObject(body)) throw new ValidationFailedError('Request body must be a JSON object', [{ field: 'body', message: 'must be a JSON object' }]);
     const written = await this.write(tenantId, id, options, async (existing) => {
-      if (existing === null) throw new IntegrationNotFoundError(tenantId, id);
+      if (existing === null) {
+        await this.tenants.requireLive(tenantId);
+        throw new IntegrationNotFoundError(tenantId, id);
+      }
       this.checkPrecondition(existing, options.ifMatch);
       if (body.type !== undefined && body.type !== existing.type) {
         const message = `type cannot change (this integration is '${existing.type}'); delete it and create a new one`;
@@ -302,7 +305,8 @@ export class IntegrationsService {
         if (verified.check.result.status !== 'ok') throw new UnprocessableError(verified.check.result.message);
       }
       const outcome = await this.writes.run(`${tenantId}\0${id}`, async () => {
-        const existing = await this.findOrRequireTenant(tenantId, id);
+        // No tenant check here: the statement's fence is one, and a refused write reads again (and then 404s).
+        const existing = await this.repository.findOne(tenantId, id);
         const planned = await plan(existing);
         if (verified !== undefined) {
           // The row may have changed since the check: store only credentials that were checked.

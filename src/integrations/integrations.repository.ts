@@ -12,7 +12,6 @@ export type StoredIntegration = Pick<IntegrationEntity, 'tenantId' | 'id' | 'typ
 /** The last credential check kept on the row. */
 export type StoredVerification = Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt' | 'revision'>;
 
-const STORED_COLUMNS = { tenantId: true, id: true, type: true, config: true, secrets: true, revision: true } as const;
 
 /**
  * The integrations table. Writes are single conditional statements, never a
@@ -31,23 +30,29 @@ export class IntegrationsRepository {
   ) {}
 
   findOne(tenantId: string, id: string): Promise<StoredIntegration | null> {
-    return this.db.run(() => this.integrations.findOne({ select: STORED_COLUMNS, where: { tenantId, id } }));
+    return this.db.run(async () => (await this.selectStored().where('i.tenant_id = :tenantId AND i.id = :id', { tenantId, id }).getRawOne<StoredIntegration>()) ?? null);
   }
 
   /** A page sorted by id, and the tenant's total. */
   page(tenantId: string, limit: number, offset: number): Promise<[StoredIntegration[], number]> {
-    // Two statements side by side rather than findAndCount's two in a row (on MySQL they take two pooled connections).
+    // Two statements side by side (on MySQL they take two pooled connections), and COUNT(*) rather than
+    // getCount()'s COUNT(DISTINCT …) over the composite key.
     return this.db.run(() =>
       Promise.all([
-        this.integrations.find({ select: STORED_COLUMNS, where: { tenantId }, order: { id: 'ASC' }, take: limit, skip: offset }),
-        this.integrations.countBy({ tenantId }),
+        this.selectStored().where('i.tenant_id = :tenantId', { tenantId }).orderBy('i.id', 'ASC').limit(limit).offset(offset).getRawMany<StoredIntegration>(),
+        this.integrations
+          .createQueryBuilder('i')
+          .select('COUNT(*)', 'total')
+          .where('i.tenant_id = :tenantId', { tenantId })
+          .getRawOne<{ total: number | string }>()
+          .then((row) => Number(row?.total ?? 0)),
       ]),
     );
   }
 
   /** Every integration of a tenant (key rotation walks them). */
   allOf(tenantId: string): Promise<StoredIntegration[]> {
-    return this.db.run(() => this.integrations.find({ select: STORED_COLUMNS, where: { tenantId }, order: { id: 'ASC' } }));
+    return this.db.run(() => this.selectStored().where('i.tenant_id = :tenantId', { tenantId }).orderBy('i.id', 'ASC').getRawMany<StoredIntegration>());
   }
 
   findVerification(tenantId: string, id: string): Promise<StoredVerification | null> {
@@ -138,6 +143,22 @@ export class IntegrationsRepository {
   async delete(tenantId: string, id: string, revision?: number): Promise<boolean> {
     const result = await this.db.run(() => this.integrations.delete(revision === undefined ? { tenantId, id } : { tenantId, id, revision }));
     return result.affected === 1;
+  }
+
+  /**
+   * The columns reads need, under their property names, as raw rows: the
+   * answer is built from them directly, so TypeORM's entity mapping (about a
+   * third of a findOne's CPU time in the benchmark's profile) is not needed.
+   */
+  private selectStored() {
+    return this.integrations
+      .createQueryBuilder('i')
+      .select('i.tenant_id', 'tenantId')
+      .addSelect('i.id', 'id')
+      .addSelect('i.type', 'type')
+      .addSelect('i.config', 'config')
+      .addSelect('i.secrets', 'secrets')
+      .addSelect('i.revision', 'revision');
   }
 
   /** Integrations per tenant and type, for keys:status. */

@@ -23,7 +23,10 @@ export class DataKeyUnavailableError extends Error {
   }
 }
 
-interface CacheEntry extends DataKey {
+/** A tenant's unwrapped keys by version, and which version is current (when known). */
+interface CacheEntry {
+  current?: number;
+  keys: Map<number, Buffer>;
   expiresAt: number;
 }
 
@@ -34,10 +37,11 @@ interface CacheEntry extends DataKey {
  * tenant instead of re-encrypting every secret. No database here: the tenants
  * module stores the wrapped keys and asks this service to wrap and unwrap them.
  *
- * Unwrapped keys are cached in memory for DATA_KEY_CACHE_TTL_MS, by tenant and
- * version (what a secret names), and the tenant's current version under its
- * own entry. A stale "current" entry is harmless: writes are fenced on the
- * version in the database and refresh it when the fence refuses them.
+ * Unwrapped keys are cached in memory for DATA_KEY_CACHE_TTL_MS, one entry per
+ * tenant (DATA_KEY_CACHE_SIZE tenants at most) holding its keys by version
+ * (what a secret names) and which one is current. A stale "current" is
+ * harmless: writes are fenced on the version in the database and refresh it
+ * when the fence refuses them.
  */
 @Injectable()
 export class DataKeyService {
@@ -89,39 +93,34 @@ export class DataKeyService {
 
   /** A cached key: of `version`, or the tenant's current one when no version is given. */
   cached(tenantId: string, version?: number): DataKey | undefined {
-    const entry = this.cache.get(cacheKey(tenantId, version));
+    const entry = this.cache.get(tenantId);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt > Date.now()) return entry;
-    this.cache.delete(cacheKey(tenantId, version));
-    return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      this.cache.delete(tenantId);
+      return undefined;
+    }
+    const wanted = version ?? entry.current;
+    const key = wanted === undefined ? undefined : entry.keys.get(wanted);
+    return key === undefined ? undefined : { version: wanted!, key };
   }
 
-  /** Keeps an unwrapped key for DATA_KEY_CACHE_TTL_MS; `current` also files it as the tenant's current key. */
+  /** Keeps an unwrapped key for DATA_KEY_CACHE_TTL_MS; `current` also marks it as the tenant's current key. */
   remember(tenantId: string, dataKey: DataKey, current: boolean): void {
     if (this.ttlMs <= 0 || this.maxCached <= 0) return;
-    const entry = { ...dataKey, expiresAt: Date.now() + this.ttlMs };
-    this.put(cacheKey(tenantId, dataKey.version), entry);
-    if (current) this.put(cacheKey(tenantId), entry);
+    let entry = this.cache.get(tenantId);
+    if (entry === undefined || entry.expiresAt <= Date.now()) {
+      entry = { keys: new Map(), expiresAt: Date.now() + this.ttlMs };
+      this.cache.delete(tenantId);
+      // Oldest first: a Map iterates in insertion order.
+      if (this.cache.size >= this.maxCached) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(tenantId, entry);
+    }
+    entry.keys.set(dataKey.version, dataKey.key);
+    if (current) entry.current = dataKey.version;
   }
 
   /** Drops a tenant's cached keys (after its key is destroyed or replaced). */
   forget(tenantId: string): void {
-    for (const key of this.cache.keys()) {
-      if (key.startsWith(`${tenantId}\0`)) this.cache.delete(key);
-    }
+    this.cache.delete(tenantId);
   }
-
-  private put(key: string, entry: CacheEntry): void {
-    this.cache.delete(key);
-    if (this.cache.size >= this.maxCached) {
-      // Oldest first: a Map iterates in insertion order.
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
-    this.cache.set(key, entry);
-  }
-}
-
-function cacheKey(tenantId: string, version?: number): string {
-  return `${tenantId}\0${version ?? 'current'}`;
 }

@@ -14,12 +14,18 @@ export class KeyRotationRepository {
 
   /** The unfinished run of this mode and key, to resume; or a new one. */
   async openRun(mode: 'rewrap' | 'reencrypt', masterKeyId: string): Promise<KeyRotationEntity> {
-    const unfinished = await this.db.run(() => this.runs.findOne({ where: { mode, masterKeyId, finishedAt: IsNull() }, order: { id: 'DESC' } }));
+    const unfinished = await this.db.run((manager) =>
+      manager.withRepository(this.runs).findOne({ where: { mode, masterKeyId, finishedAt: IsNull() }, order: { id: 'DESC' } }),
+    );
     if (unfinished !== null) return unfinished;
-    return this.db.run(() => this.runs.save(this.runs.create({ mode, masterKeyId, startedAt: new Date(), finishedAt: null })));
+    return this.db.run((manager) =>
+      manager
+        .withRepository(this.runs)
+        .save(manager.withRepository(this.runs).create({ mode, masterKeyId, startedAt: new Date(), finishedAt: null })),
+    );
   }
 
   async finish(run: KeyRotationEntity): Promise<void> {
-    await this.db.run(() => this.runs.update({ id: run.id }, { finishedAt: new Date() }));
+    await this.db.run((manager) => manager.withRepository(this.runs).update({ id: run.id }, { finishedAt: new Date() }));
   }
 }

@@ -68,10 +68,8 @@ export function dataSourceOptions(config: DatabaseConfig): DataSourceOptions {
     charset: 'utf8mb4',
     timezone: 'Z',
     connectTimeout: config.connectTimeoutMs,
-    // mysql2's own per-query timeout (TypeORM passes it through): a statement
-    // sent to a database that stopped answering fails after this long.
+    // Only for the slow-query log line: the deadline itself is DatabaseService's, which also closes the connection.
     maxQueryExecutionTime: QUERY_TIMEOUT_MS,
-    enableQueryTimeout: true,
     poolSize: config.poolSize,
     extra: {
       connectionLimit: config.poolSize,

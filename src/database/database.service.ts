@@ -1,5 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { QUERY_TIMEOUT_MS } from './data-source-options';
 import { isRetryableConflict } from './database-errors';
@@ -15,26 +15,33 @@ export class DatabaseTimeoutError extends Error {
   }
 }
 
+/** A unit of database work, given an EntityManager bound to the query runner it runs on. */
+export type DatabaseWork<T> = (manager: EntityManager) => Promise<T>;
+
 /**
- * The few things about the engines that the repositories must not each solve
- * again, on TypeORM's public API:
+ * Every database operation of the repositories runs through here, on
+ * TypeORM's public API, so the engines' rules are kept in one place:
  *
+ * - An operation gets a QueryRunner of its own (one pooled connection on
+ *   MySQL) and an EntityManager bound to it. If the database has not answered
+ *   within QUERY_TIMEOUT_MS, the request gets a 503 and the connection is
+ *   closed (the driver connection `QueryRunner.connect()` returns, and its
+ *   `destroy()`): in a network partition the statement may still sit in a
+ *   buffer, and it must never land after its request was told it failed.
+ *   (mysql2's own query timeout cannot do that: it starts only when a query is
+ *   sent, and leaves the connection waiting for the lost reply.)
  * - SQLite has one connection, shared by every TypeORM query runner: a
  *   statement issued while another request's transaction is open would run
- *   inside it (and be rolled back with it), and a second transaction would
- *   nest as a savepoint. So on SQLite every operation is queued behind the
- *   previous one. On MySQL they run side by side on the pool.
- * - Every operation is bounded by QUERY_TIMEOUT_MS. mysql2 has a per-query
- *   timeout (enabled in data-source-options.ts), but it starts a query's timer
- *   only when the query is sent: queries queued on a connection whose answer
- *   was lost in a network partition would wait forever. The deadline here
- *   answers the request (503) whatever the driver does.
+ *   inside it, and a second transaction would nest as a savepoint. So on
+ *   SQLite every operation is queued behind the previous one; one still
+ *   queued at its deadline is dropped, not run late.
  * - Transactions on MySQL run at READ COMMITTED, where InnoDB takes no gap
  *   locks, and are run again when InnoDB picks them as a deadlock victim.
  */
 @Injectable()
 export class DatabaseService {
   readonly engine: 'mysql' | 'sqlite';
+  private readonly logger = new Logger('Database');
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -44,24 +51,19 @@ export class DatabaseService {
     this.engine = config.database.kind;
   }
 
-  /** One database operation (a statement, or several that need no transaction). */
-  run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.engine === 'mysql') return this.withDeadline(work());
-    // An operation still queued when its caller was answered 503 is dropped: a write must not land after its
-    // request was told it failed (and SQLite's busy waits block the process, so skipping them also keeps it responsive).
-    // (Checked against the clock: while SQLite waits on a lock it blocks the event loop, so the timer may not have fired yet.)
-    const queuedAt = Date.now();
-    const queued = this.serialized(() => (Date.now() - queuedAt >= QUERY_TIMEOUT_MS ? Promise.reject(new DatabaseTimeoutError()) : work()));
-    return this.withDeadline(queued);
+  /** One database operation: a statement, or several that need no transaction. */
+  run<T>(work: DatabaseWork<T>): Promise<T> {
+    if (this.engine === 'sqlite') return this.queued(() => this.onSharedConnection(work));
+    return this.onOwnConnection(work);
   }
 
-  /** `work` in one TypeORM transaction; it may run more than once on MySQL, so it must be safe to repeat. */
-  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    if (this.engine === 'sqlite') return this.run(() => this.dataSource.transaction(work));
-    return this.run(async () => {
+  /** `work` in one transaction; it may run more than once on MySQL, so it must be safe to repeat. */
+  transaction<T>(work: DatabaseWork<T>): Promise<T> {
+    if (this.engine === 'sqlite') return this.queued(() => this.onSharedConnection((manager) => manager.transaction(work)));
+    return this.onOwnConnection(async (manager) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.dataSource.transaction('READ COMMITTED', work);
+          return await manager.transaction('READ COMMITTED', work);
         } catch (error) {
           if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableConflict(error)) throw error;
         }
@@ -69,22 +71,64 @@ export class DatabaseService {
     });
   }
 
-  /** A raw query with `?` placeholders (both engines use them): for reports, migrations checks and tests. */
+  /** A raw query with `?` placeholders (both engines use them): for reports and tests. */
   query<T>(sql: string, parameters: unknown[] = []): Promise<T[]> {
-    return this.run(() => this.dataSource.query<T[]>(sql, parameters));
+    return this.run((manager) => manager.query<T[]>(sql, parameters));
   }
 
-  private withDeadline<T>(operation: Promise<T>): Promise<T> {
+  private async onOwnConnection<T>(work: DatabaseWork<T>): Promise<T> {
+    const runner: QueryRunner = this.dataSource.createQueryRunner();
+    let connection: unknown;
+    const operation = (async () => {
+      connection = await runner.connect();
+      return work(runner.manager);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        cut(connection);
+        reject(new DatabaseTimeoutError());
+      }, QUERY_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([operation, deadline]);
+    } finally {
+      clearTimeout(timer);
+      // After a deadline the operation settles later, when the closed connection fails it.
+      void operation
+        .then(
+          () => runner.release(),
+          () => runner.release(),
+        )
+        .catch((error: unknown) => this.logger.warn(`releasing a query runner failed: ${(error as Error).name}`));
+    }
+  }
+
+  /** SQLite's one query runner (TypeORM hands out the same one every time); the queue makes it this operation's alone. */
+  private async onSharedConnection<T>(work: DatabaseWork<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      return await work(runner.manager);
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private queued<T>(work: () => Promise<T>): Promise<T> {
+    // Checked against the clock: while SQLite waits on a lock it blocks the event loop, so a timer may not have fired yet.
+    const queuedAt = Date.now();
+    const run = this.queue.then(() => (Date.now() - queuedAt >= QUERY_TIMEOUT_MS ? Promise.reject(new DatabaseTimeoutError()) : work()));
+    this.queue = run.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new DatabaseTimeoutError()), QUERY_TIMEOUT_MS);
     });
-    return Promise.race([operation, deadline]).finally(() => clearTimeout(timer));
+    return Promise.race([run, deadline]).finally(() => clearTimeout(timer));
   }
+}
 
-  private serialized<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
+/** Closes a pooled mysql2 connection (its public `destroy()`); the pool opens a new one when needed. */
+function cut(connection: unknown): void {
+  const destroy = (connection as { destroy?: unknown } | undefined)?.destroy;
+  if (typeof destroy === 'function') destroy.call(connection);
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import type { EntityManager, QueryResult, Repository } from 'typeorm';
 import { isDuplicateKey } from '../database/database-errors';
 import { DatabaseService } from '../database/database.service';
 import type { WriteFence } from '../tenants/tenants.repository';
@@ -11,7 +11,6 @@ export type StoredIntegration = Pick<IntegrationEntity, 'tenantId' | 'id' | 'typ
 
 /** The last credential check kept on the row. */
 export type StoredVerification = Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt' | 'revision'>;
-
 
 /**
  * The integrations table. Writes are single conditional statements, never a
@@ -30,76 +29,98 @@ export class IntegrationsRepository {
   ) {}
 
   findOne(tenantId: string, id: string): Promise<StoredIntegration | null> {
-    return this.db.run(async () => (await this.selectStored().where('i.tenant_id = :tenantId AND i.id = :id', { tenantId, id }).getRawOne<StoredIntegration>()) ?? null);
+    return this.db.run(
+      async (manager) =>
+        (await this.selectStored(manager)
+          .where('i.tenant_id = :tenantId AND i.id = :id', { tenantId, id })
+          .getRawOne<StoredIntegration>()) ?? null,
+    );
   }
 
   /** A page sorted by id, and the tenant's total. */
   page(tenantId: string, limit: number, offset: number): Promise<[StoredIntegration[], number]> {
     // Two statements side by side (on MySQL they take two pooled connections), and COUNT(*) rather than
     // getCount()'s COUNT(DISTINCT …) over the composite key.
-    return this.db.run(() =>
-      Promise.all([
-        this.selectStored().where('i.tenant_id = :tenantId', { tenantId }).orderBy('i.id', 'ASC').limit(limit).offset(offset).getRawMany<StoredIntegration>(),
-        this.integrations
+    return Promise.all([
+      this.db.run((manager) =>
+        this.selectStored(manager)
+          .where('i.tenant_id = :tenantId', { tenantId })
+          .orderBy('i.id', 'ASC')
+          .limit(limit)
+          .offset(offset)
+          .getRawMany<StoredIntegration>(),
+      ),
+      this.db.run(async (manager) => {
+        const row = await manager
+          .withRepository(this.integrations)
           .createQueryBuilder('i')
           .select('COUNT(*)', 'total')
           .where('i.tenant_id = :tenantId', { tenantId })
-          .getRawOne<{ total: number | string }>()
-          .then((row) => Number(row?.total ?? 0)),
-      ]),
-    );
+          .getRawOne<{ total: number | string }>();
+        return Number(row?.total ?? 0);
+      }),
+    ]);
   }
 
   /** Every integration of a tenant (key rotation walks them). */
   allOf(tenantId: string): Promise<StoredIntegration[]> {
-    return this.db.run(() => this.selectStored().where('i.tenant_id = :tenantId', { tenantId }).orderBy('i.id', 'ASC').getRawMany<StoredIntegration>());
+    return this.db.run((manager) =>
+      this.selectStored(manager).where('i.tenant_id = :tenantId', { tenantId }).orderBy('i.id', 'ASC').getRawMany<StoredIntegration>(),
+    );
   }
 
   findVerification(tenantId: string, id: string): Promise<StoredVerification | null> {
-    return this.db.run(() =>
-      this.integrations.findOne({ select: { verifyStatus: true, verifyMessage: true, verifiedAt: true, revision: true }, where: { tenantId, id } }),
+    return this.db.run((manager) =>
+      manager
+        .withRepository(this.integrations)
+        .findOne({ select: { verifyStatus: true, verifyMessage: true, verifiedAt: true, revision: true }, where: { tenantId, id } }),
     );
   }
 
   /**
    * Inserts a new row if none has its id and the fence holds: 'exists' when
    * the id is taken (created meanwhile), 'fenced' when the tenant is gone or
-   * its data key changed. INSERT … SELECT is the one statement QueryBuilder
-   * cannot say, so it is written here, with names and values from the
-   * entity's metadata and the driver's own parameter handling.
+   * its data key changed.
    */
   async insert(row: IntegrationEntity, fence: WriteFence): Promise<'inserted' | 'exists' | 'fenced'> {
-    const { driver } = this.db.dataSource;
-    const columns = this.integrations.metadata.columns;
-    const values: Record<string, unknown> = {};
-    for (const column of columns) values[`v_${column.propertyName}`] = driver.preparePersistentValue(column.getEntityValue(row), column);
-    const [sql, parameters] = driver.escapeQueryWithParameters(
-      `INSERT INTO ${driver.escape(this.integrations.metadata.tableName)} (${columns.map((c) => driver.escape(c.databaseName)).join(', ')})
-       SELECT ${columns.map((c) => `:v_${c.propertyName}`).join(', ')} FROM (SELECT 1 AS one) fence_row WHERE ${fence.condition}`,
-      { ...values, ...fence.parameters },
-      {},
-    );
     try {
-      const affected = await this.db.run(async () => {
-        const runner = this.db.dataSource.createQueryRunner();
-        try {
-          return (await runner.query(sql, parameters, true)).affected;
-        } finally {
-          await runner.release();
-        }
-      });
-      return affected === 1 ? 'inserted' : 'fenced';
+      const result = await this.execute(this.fencedInsert(row, fence));
+      return result.affected === 1 ? 'inserted' : 'fenced';
     } catch (error) {
       if (isDuplicateKey(error)) return 'exists';
       throw error;
     }
   }
 
+  /**
+   * INSERT … SELECT guarded by the fence: the one statement QueryBuilder
+   * cannot say, so it is written here, with names and values from the
+   * entity's metadata and the driver's own parameter handling.
+   */
+  private fencedInsert(row: IntegrationEntity, fence: WriteFence): [string, unknown[]] {
+    const { driver } = this.db.dataSource;
+    const columns = this.integrations.metadata.columns;
+    const values: Record<string, unknown> = {};
+    for (const column of columns) values[`v_${column.propertyName}`] = driver.preparePersistentValue(column.getEntityValue(row), column);
+    return driver.escapeQueryWithParameters(
+      `INSERT INTO ${driver.escape(this.integrations.metadata.tableName)} (${columns.map((c) => driver.escape(c.databaseName)).join(', ')})
+       SELECT ${columns.map((c) => `:v_${c.propertyName}`).join(', ')} FROM (SELECT 1 AS one) fence_row WHERE ${fence.condition}`,
+      { ...values, ...fence.parameters },
+      {},
+    );
+  }
+
+  /** A statement through TypeORM's query runner, with its structured result (affected rows, raw answer, rows). */
+  private execute([sql, parameters]: [string, unknown[]]): Promise<QueryResult> {
+    return this.db.run((manager) => manager.queryRunner!.query(sql, parameters, true));
+  }
+
   /** Replaces the row's content if it still has `revision` and the fence holds. */
   async update(row: IntegrationEntity, revision: number, fence: WriteFence): Promise<boolean> {
     const { tenantId, id, createdAt: _createdAt, ...change } = row;
-    const result = await this.db.run(() =>
-      this.integrations
+    const result = await this.db.run((manager) =>
+      manager
+        .withRepository(this.integrations)
         .createQueryBuilder()
         .update()
         .set(change)
@@ -116,8 +137,9 @@ export class IntegrationsRepository {
    * integration did not change, only how its secrets are stored.
    */
   async replaceSecrets(tenantId: string, id: string, revision: number, secrets: string, fence: WriteFence): Promise<boolean> {
-    const result = await this.db.run(() =>
-      this.integrations
+    const result = await this.db.run((manager) =>
+      manager
+        .withRepository(this.integrations)
         .createQueryBuilder()
         .update()
         .set({ secrets })
@@ -135,13 +157,15 @@ export class IntegrationsRepository {
     revision: number,
     change: Partial<Pick<IntegrationEntity, 'config' | 'revision' | 'updatedAt' | 'verifyStatus' | 'verifyMessage' | 'verifiedAt'>>,
   ): Promise<boolean> {
-    const result = await this.db.run(() => this.integrations.update({ tenantId, id, revision }, change));
+    const result = await this.db.run((manager) => manager.withRepository(this.integrations).update({ tenantId, id, revision }, change));
     return result.affected === 1;
   }
 
   /** Deletes the row (only at `revision` when given). */
   async delete(tenantId: string, id: string, revision?: number): Promise<boolean> {
-    const result = await this.db.run(() => this.integrations.delete(revision === undefined ? { tenantId, id } : { tenantId, id, revision }));
+    const result = await this.db.run((manager) =>
+      manager.withRepository(this.integrations).delete(revision === undefined ? { tenantId, id } : { tenantId, id, revision }),
+    );
     return result.affected === 1;
   }
 
@@ -150,8 +174,9 @@ export class IntegrationsRepository {
    * answer is built from them directly, so TypeORM's entity mapping (about a
    * third of a findOne's CPU time in the benchmark's profile) is not needed.
    */
-  private selectStored() {
-    return this.integrations
+  private selectStored(manager: EntityManager) {
+    return manager
+      .withRepository(this.integrations)
       .createQueryBuilder('i')
       .select('i.tenant_id', 'tenantId')
       .addSelect('i.id', 'id')
@@ -163,8 +188,9 @@ export class IntegrationsRepository {
 
   /** Integrations per tenant and type, for keys:status. */
   async countsByTenantAndType(): Promise<{ tenantId: string; type: string; count: number }[]> {
-    const rows = await this.db.run(() =>
-      this.integrations
+    const rows = await this.db.run((manager) =>
+      manager
+        .withRepository(this.integrations)
         .createQueryBuilder('i')
         .select('i.tenant_id', 'tenantId')
         .addSelect('i.type', 'type')

@@ -80,6 +80,13 @@ export class WriteConflictError extends DomainError {
  * finds the row changed (another instance wrote it), the write starts again
  * from the read; writes of one integration on this instance queue on a keyed
  * mutex, so they do not race each other in the first place.
+ *
+ * Every write reads first, even one that needs nothing of the stored row: a
+ * single blind upsert would save that round trip, but during a network
+ * partition it would be the statement stuck in a buffer, answered 503 and
+ * applied when the network heals. With the read first, a write that meets an
+ * unreachable database is never sent at all
+ * (test/reliability/database-outage.e2e-spec.ts, the partition case).
  */
 @Injectable()
 export class IntegrationsService {

@@ -7,7 +7,10 @@ import { DeletedTenantEntity } from './deleted-tenant.entity';
 import { TenantEntity } from './tenant.entity';
 
 /** The key columns of a tenant. */
-export type TenantKeyState = Pick<TenantEntity, 'id' | 'dataKeyWrapped' | 'previousDataKeyWrapped' | 'dataKeyVersion' | 'masterKeyId' | 'dataKeyCreatedAt'>;
+export type TenantKeyState = Pick<
+  TenantEntity,
+  'id' | 'dataKeyWrapped' | 'previousDataKeyWrapped' | 'dataKeyVersion' | 'masterKeyId' | 'dataKeyCreatedAt'
+>;
 
 /** The condition that keeps another module's write from landing after the tenant is gone or its data key replaced. */
 export interface WriteFence {
@@ -33,13 +36,15 @@ export class TenantsRepository {
   ) {}
 
   findById(id: string): Promise<TenantEntity | null> {
-    return this.db.run(() => this.tenants.findOneBy({ id }));
+    return this.db.run((manager) => manager.withRepository(this.tenants).findOneBy({ id }));
   }
 
   /** A page of live tenants sorted by id, limited to `ids` when given, and the total. */
   page(ids: string[] | undefined, limit: number, offset: number): Promise<[TenantEntity[], number]> {
-    return this.db.run(() =>
-      this.tenants.findAndCount({ where: ids === undefined ? {} : { id: In(ids) }, order: { id: 'ASC' }, take: limit, skip: offset }),
+    return this.db.run((manager) =>
+      manager
+        .withRepository(this.tenants)
+        .findAndCount({ where: ids === undefined ? {} : { id: In(ids) }, order: { id: 'ASC' }, take: limit, skip: offset }),
     );
   }
 
@@ -64,12 +69,12 @@ export class TenantsRepository {
   }
 
   async isTombstoned(id: string): Promise<boolean> {
-    return this.db.run(() => this.tombstones.existsBy({ id }));
+    return this.db.run((manager) => manager.withRepository(this.tombstones).existsBy({ id }));
   }
 
   /** Renames a live tenant; false when there is none. */
   async rename(id: string, name: string, updatedAt: Date): Promise<boolean> {
-    const result = await this.db.run(() => this.tenants.update({ id }, { name, updatedAt }));
+    const result = await this.db.run((manager) => manager.withRepository(this.tenants).update({ id }, { name, updatedAt }));
     return result.affected === 1;
   }
 
@@ -89,22 +94,32 @@ export class TenantsRepository {
   // --- data keys ---
 
   keyState(id: string): Promise<TenantKeyState | null> {
-    return this.db.run(() =>
-      this.tenants.findOne({
+    return this.db.run((manager) =>
+      manager.withRepository(this.tenants).findOne({
         where: { id },
-        select: { id: true, dataKeyWrapped: true, previousDataKeyWrapped: true, dataKeyVersion: true, masterKeyId: true, dataKeyCreatedAt: true },
+        select: {
+          id: true,
+          dataKeyWrapped: true,
+          previousDataKeyWrapped: true,
+          dataKeyVersion: true,
+          masterKeyId: true,
+          dataKeyCreatedAt: true,
+        },
       }),
     );
   }
 
   /** Changes a tenant's key columns if they are still what `expected` says (another rotation may have run). */
-  async updateKeys(expected: Pick<TenantKeyState, 'id' | 'dataKeyVersion' | 'masterKeyId'>, change: Partial<TenantKeyState>): Promise<boolean> {
+  async updateKeys(
+    expected: Pick<TenantKeyState, 'id' | 'dataKeyVersion' | 'masterKeyId'>,
+    change: Partial<TenantKeyState>,
+  ): Promise<boolean> {
     const where: FindOptionsWhere<TenantEntity> = {
       id: expected.id,
       dataKeyVersion: expected.dataKeyVersion,
       masterKeyId: expected.masterKeyId ?? IsNull(),
     };
-    const result = await this.db.run(() => this.tenants.update(where, change));
+    const result = await this.db.run((manager) => manager.withRepository(this.tenants).update(where, change));
     return result.affected === 1;
   }
 
@@ -122,8 +137,9 @@ export class TenantsRepository {
   }
 
   async countByMasterKey(): Promise<{ masterKeyId: string; tenants: number }[]> {
-    const rows = await this.db.run(() =>
-      this.tenants
+    const rows = await this.db.run((manager) =>
+      manager
+        .withRepository(this.tenants)
         .createQueryBuilder('t')
         .select('t.master_key_id', 'masterKeyId')
         .addSelect('COUNT(*)', 'tenants')
@@ -136,18 +152,20 @@ export class TenantsRepository {
 
   /** Master key id of every live tenant, for reports that count by master key. */
   async masterKeyOfEach(): Promise<Map<string, string>> {
-    const rows = await this.db.run(() => this.tenants.find({ select: { id: true, masterKeyId: true } }));
+    const rows = await this.db.run((manager) => manager.withRepository(this.tenants).find({ select: { id: true, masterKeyId: true } }));
     return new Map(rows.filter((row) => row.masterKeyId !== null).map((row) => [row.id, row.masterKeyId!]));
   }
 
   countForRotation(filter: RotationFilter): Promise<number> {
-    return this.db.run(() => this.tenants.countBy(rotationWhere(filter)));
+    return this.db.run((manager) => manager.withRepository(this.tenants).countBy(rotationWhere(filter)));
   }
 
   /** The next ids a rotation must visit, in id order after `after`. */
   async idsForRotation(filter: RotationFilter, after: string, limit: number): Promise<string[]> {
     const where = rotationWhere(filter).map((condition) => ({ ...condition, id: MoreThan(after) }));
-    const rows = await this.db.run(() => this.tenants.find({ select: { id: true }, where, order: { id: 'ASC' }, take: limit }));
+    const rows = await this.db.run((manager) =>
+      manager.withRepository(this.tenants).find({ select: { id: true }, where, order: { id: 'ASC' }, take: limit }),
+    );
     return rows.map((row) => row.id);
   }
 }

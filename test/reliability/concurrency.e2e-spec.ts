@@ -1,3 +1,4 @@
+import { call as send, statusCounts as countStatuses, type Answer } from '../helpers/http-calls';
 import { adminToken, createTenant, startTestApp, type TestApp } from '../helpers/test-app';
 
 /**
@@ -8,29 +9,14 @@ import { adminToken, createTenant, startTestApp, type TestApp } from '../helpers
  */
 const PARALLEL = 50;
 
-interface Answer {
-  status: number;
-  etag: string | null;
-  body: Record<string, unknown>;
-}
-
 describe('Reliability: concurrency', () => {
   let t: TestApp;
   let url: string;
   const admin = `Bearer ${adminToken()}`;
 
-  async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: admin, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, etag: response.headers.get('etag'), body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-  }
-
-  const statusCounts = (answers: Answer[]): Record<number, number> =>
-    answers.reduce<Record<number, number>>((counts, a) => ({ ...counts, [a.status]: (counts[a.status] ?? 0) + 1 }), {});
+  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> =>
+    send(url, method, path, body, headers);
+  const statusCounts = (answers: Answer[]): Record<number, number> => countStatuses(answers.map((a) => a.status));
 
   beforeAll(async () => {
     t = await startTestApp();

@@ -1,5 +1,6 @@
 import { isMysqlUrl } from '../helpers/child-app';
-import { adminToken, createTenant, startTestApp, type TestApp } from '../helpers/test-app';
+import { call, statusCounts } from '../helpers/http-calls';
+import { createTenant, startTestApp, type TestApp } from '../helpers/test-app';
 
 /**
  * Issue 12, writes that never deadlock. InnoDB's locking reads of rows that do
@@ -9,23 +10,6 @@ import { adminToken, createTenant, startTestApp, type TestApp } from '../helpers
  * database, so writes of one integration also race across processes' pools.
  */
 const MYSQL = isMysqlUrl(process.env.DATABASE_URL);
-const admin = `Bearer ${adminToken()}`;
-
-interface Answer {
-  status: number;
-  etag: string | null;
-  body: Record<string, unknown>;
-}
-
-async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: admin, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, etag: response.headers.get('etag'), body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
 
 function shuffle<T>(items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
@@ -49,9 +33,6 @@ async function pool<T>(jobs: (() => Promise<T>)[], parallel: number): Promise<T[
   );
   return results;
 }
-
-const tally = (statuses: number[]): Record<number, number> =>
-  statuses.reduce<Record<number, number>>((counts, s) => ({ ...counts, [s]: (counts[s] ?? 0) + 1 }), {});
 
 describe(`Reliability: concurrent writes across many tenants (${MYSQL ? 'MySQL/MariaDB, two instances' : 'SQLite'})`, () => {
   const apps: TestApp[] = [];
@@ -82,8 +63,8 @@ describe(`Reliability: concurrent writes across many tenants (${MYSQL ? 'MySQL/M
       20,
     );
     const seconds = (Date.now() - started) / 1000;
-    console.log(`${writes.length} creates over ${tenants.length} tenants: ${JSON.stringify(tally(answers.map((a) => a.status)))} in ${seconds.toFixed(1)} s`);
-    expect(tally(answers.map((a) => a.status))).toEqual({ 201: writes.length });
+    console.log(`${writes.length} creates over ${tenants.length} tenants: ${JSON.stringify(statusCounts(answers.map((a) => a.status)))} in ${seconds.toFixed(1)} s`);
+    expect(statusCounts(answers.map((a) => a.status))).toEqual({ 201: writes.length });
 
     const [{ total, owners }] = await apps[0].db.query<{ total: number | string; owners: number | string }>(
       `SELECT COUNT(*) AS total, COUNT(DISTINCT tenant_id) AS owners FROM integrations WHERE tenant_id IN (${tenants.map(() => '?').join(',')})`,
@@ -128,7 +109,7 @@ describe(`Reliability: concurrent writes across many tenants (${MYSQL ? 'MySQL/M
       }
     };
     await Promise.all(Array.from({ length: 20 }, (_, worker) => client(worker)));
-    const seen = Object.fromEntries(Object.entries(statuses).map(([method, list]) => [method, tally(list)]));
+    const seen = Object.fromEntries(Object.entries(statuses).map(([method, list]) => [method, statusCounts(list)]));
     console.log(`mixed load for 15 s: ${JSON.stringify(seen)} (${written} POSTs)`);
 
     const allowed: Record<string, number[]> = { GET: [200, 404], POST: [200, 201], PATCH: [200, 404, 412], DELETE: [204, 404] };

@@ -11,7 +11,13 @@ export interface Answer {
  * One request over real HTTP (fetch on loopback), so that parallel requests
  * truly overlap in the server, as an admin unless `headers` say otherwise.
  */
-export async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const response = await fetch(`${base}${path}`, {
     method,
     headers: { authorization: `Bearer ${adminToken()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },

@@ -54,7 +54,11 @@ describe(`Reliability: concurrent writes across many tenants (${MYSQL ? 'MySQL/M
     const tenants = await Promise.all(Array.from({ length: 50 }, () => createTenant(apps[0], 'wide')));
     const writes = shuffle(
       tenants.flatMap((tenant) =>
-        Array.from({ length: 20 }, (_, i) => ({ tenant, id: `sg-${i}`, body: { type: 'sendgrid', account: `${tenant}-${i}`, password: `pw-${tenant}-${i}` } })),
+        Array.from({ length: 20 }, (_, i) => ({
+          tenant,
+          id: `sg-${i}`,
+          body: { type: 'sendgrid', account: `${tenant}-${i}`, password: `pw-${tenant}-${i}` },
+        })),
       ),
     );
     const started = Date.now();
@@ -63,7 +67,9 @@ describe(`Reliability: concurrent writes across many tenants (${MYSQL ? 'MySQL/M
       20,
     );
     const seconds = (Date.now() - started) / 1000;
-    console.log(`${writes.length} creates over ${tenants.length} tenants: ${JSON.stringify(statusCounts(answers.map((a) => a.status)))} in ${seconds.toFixed(1)} s`);
+    console.log(
+      `${writes.length} creates over ${tenants.length} tenants: ${JSON.stringify(statusCounts(answers.map((a) => a.status)))} in ${seconds.toFixed(1)} s`,
+    );
     expect(statusCounts(answers.map((a) => a.status))).toEqual({ 201: writes.length });
 
     const [{ total, owners }] = await apps[0].db.query<{ total: number | string; owners: number | string }>(
@@ -75,7 +81,9 @@ describe(`Reliability: concurrent writes across many tenants (${MYSQL ? 'MySQL/M
       writes.map((write) => () => call(urls[0], 'GET', `/tenants/${write.tenant}/integrations/${write.id}`)),
       20,
     );
-    const wrong = reads.filter((read, i) => read.status !== 200 || JSON.stringify(read.body) !== JSON.stringify({ id: writes[i].id, ...writes[i].body }));
+    const wrong = reads.filter(
+      (read, i) => read.status !== 200 || JSON.stringify(read.body) !== JSON.stringify({ id: writes[i].id, ...writes[i].body }),
+    );
     expect(wrong).toEqual([]);
   }, 120_000);
 
@@ -113,7 +121,9 @@ describe(`Reliability: concurrent writes across many tenants (${MYSQL ? 'MySQL/M
     console.log(`mixed load for 15 s: ${JSON.stringify(seen)} (${written} POSTs)`);
 
     const allowed: Record<string, number[]> = { GET: [200, 404], POST: [200, 201], PATCH: [200, 404, 412], DELETE: [204, 404] };
-    const unexpected = Object.entries(statuses).flatMap(([method, list]) => list.filter((s) => !allowed[method].includes(s)).map((s) => `${method} ${s}`));
+    const unexpected = Object.entries(statuses).flatMap(([method, list]) =>
+      list.filter((s) => !allowed[method].includes(s)).map((s) => `${method} ${s}`),
+    );
     expect(unexpected).toEqual([]);
     expect(statuses.POST.length).toBeGreaterThan(100);
 

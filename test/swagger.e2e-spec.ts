@@ -122,6 +122,26 @@ describe('OpenAPI and Swagger UI', () => {
     expect(examples('POST /tenants/{iid}/integrations', '409')).toEqual(['The integration kept changing while this write was retried; send it again']);
   });
 
+  it('gives every example the shape of its schema', () => {
+    const problems: string[] = [];
+    for (const [route, operation] of operations()) {
+      for (const [name, example] of Object.entries(operation.requestBody?.content['application/json']?.examples ?? {})) {
+        const error = t.contract.validateSchema(operation.requestBody!.content['application/json'].schema, example.value, 'request');
+        if (error) problems.push(`${route} request example ${name}: ${error}`);
+      }
+      for (const [status, response] of Object.entries(operation.responses)) {
+        const media = response.content?.['application/json'];
+        if (media === undefined) continue;
+        const values = [...Object.entries(media.examples ?? {}).map(([n, e]): [string, unknown] => [n, e.value]), ...(media.example ? [['example', media.example] as [string, unknown]] : [])];
+        for (const [name, value] of values) {
+          const error = t.contract.validateSchema(media.schema, value);
+          if (error) problems.push(`${route} ${status} example ${name}: ${error}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('describes integration bodies as anyOf of closed per-vendor schemas, type a one-value enum, with the seed examples', () => {
     const body = doc.paths['/tenants/{iid}/integrations/{id}'].post.requestBody!.content['application/json'];
     expect(body.schema).toEqual({ $ref: '#/components/schemas/IntegrationInput' });

@@ -1974,7 +1974,7 @@ export interface operations {
     IntegrationsController_putFromBody: {
         parameters: {
             query?: {
-                /** @description true: validate the body and verify its credentials against the vendor (secrets sent as "********" use the stored ones), store nothing, and answer 200 with the verification result */
+                /** @description true (or 1): validate the body and verify its credentials against the vendor (secrets sent as "********" use the stored ones), store nothing, and answer 200 with the verification result. Left out, false or 0: an ordinary write */
                 "dry-run"?: "true" | "false" | "1" | "0";
             };
             header?: {
@@ -2255,7 +2255,7 @@ export interface operations {
     IntegrationsController_putById: {
         parameters: {
             query?: {
-                /** @description true: validate the body and verify its credentials against the vendor (secrets sent as "********" use the stored ones), store nothing, and answer 200 with the verification result */
+                /** @description true (or 1): validate the body and verify its credentials against the vendor (secrets sent as "********" use the stored ones), store nothing, and answer 200 with the verification result. Left out, false or 0: an ordinary write */
                 "dry-run"?: "true" | "false" | "1" | "0";
             };
             header?: {

@@ -262,10 +262,11 @@ export function ApiReplacedOrDryRun(): MethodDecorator {
     ApiQuery({
       name: 'dry-run',
       required: false,
-      schema: { type: 'string', enum: ['true', 'false', '1', '0'], default: 'false' },
+      // No `default`: Swagger UI would then send ?dry-run=false with every try-it-out.
+      schema: { type: 'string', enum: ['true', 'false', '1', '0'] },
       description:
-        'true: validate the body and verify its credentials against the vendor (secrets sent as "********" use the stored ones), ' +
-        'store nothing, and answer 200 with the verification result',
+        'true (or 1): validate the body and verify its credentials against the vendor (secrets sent as "********" use the stored ones), ' +
+        'store nothing, and answer 200 with the verification result. Left out, false or 0: an ordinary write',
     }),
     ApiResponse({
       status: 200,

@@ -187,6 +187,9 @@ describe('OpenAPI request schemas (issue 17)', () => {
       ['POST /tenants/{iid}/integrations/{id}', 400, () => t.http().post(`/tenants/${iid}/integrations/twilio`).set(...admin).set('Content-Type', 'application/json').send('')],
       ['POST /tenants/{iid}/integrations/{id}', 415, () => t.http().post(`/tenants/${iid}/integrations/twilio`).set(...admin).set('Content-Type', 'text/plain').send(json(TWILIO))],
       ['PATCH /tenants/{iid}/integrations/{id}', 400, () => t.http().patch(`/tenants/${iid}/integrations/salesforce`).set(...admin).send({ type: 'twilio' })],
+      // A DELETE with a body: parsed like any other.
+      ['DELETE /tenants/{iid}/integrations/{id}', 415, () => t.http().delete(`/tenants/${iid}/integrations/twilio`).set(...admin).set('Content-Type', 'text/plain').send('x')],
+      ['DELETE /tenants/{iid}', 400, () => t.http().delete(`/tenants/${iid}`).set(...admin).set('Content-Type', 'application/json').send('{')],
       ['POST /tenants', 409, async () => {
         const id = t.uniqueId('taken');
         await t.http().post('/tenants').set(...admin).send({ id, name: 'Taken' });

@@ -168,12 +168,15 @@ export class IntegrationsController {
   @ApiParam({ name: 'id', description: 'Integration id', schema: ID_SCHEMA })
   @ApiHeader(IF_MATCH)
   @ApiResponse({ status: 204, description: 'Removed; no body', headers: responseHeaders() })
+  // A DELETE with a body gets it parsed like any other (400 malformed, 413, 415).
   @ApiErrors({
-    400: [E.badIid, E.badId],
+    400: [E.badIid, E.badId, ERR.malformedJson],
     403: [E.write, ERR.foreignTenant],
     404: [E.tenant, E.integration],
     409: [E.conflict],
     412: [E.stale],
+    413: [ERR.tooLarge],
+    415: [ERR.notJson],
     428: [E.ifMatchRequired],
   })
   async delete(

@@ -111,7 +111,8 @@ export class TenantsController {
   })
   @ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
   @ApiResponse({ status: 204, description: 'Deleted; no body', headers: responseHeaders() })
-  @ApiErrors({ 400: [E.badIid], 403: [E.admin], 404: [E.tenant] })
+  // A DELETE with a body gets it parsed like any other (400 malformed, 413, 415).
+  @ApiErrors({ 400: [E.badIid, ERR.malformedJson], 403: [E.admin], 404: [E.tenant], 413: [ERR.tooLarge], 415: [ERR.notJson] })
   async delete(@Param('iid') iid: string): Promise<void> {
     await this.tenants.delete(iid);
   }

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
+import { sendError } from './common/filters/all-exceptions.filter';
 import { errorSchemas, headerComponents } from './common/openapi';
 import { securityHeaders } from './common/security-headers';
 import { integrationSchemas } from './integrations/integrations.openapi';
@@ -20,6 +23,8 @@ function requestId(raw: IncomingMessage): string {
 }
 
 export function createAdapter(config: Configuration): FastifyAdapter {
+  const security = securityHeaders();
+  const logger = new Logger('Errors');
   return new FastifyAdapter({
     bodyLimit: config.app.bodyLimit,
     genReqId: requestId,
@@ -27,6 +32,12 @@ export function createAdapter(config: Configuration): FastifyAdapter {
     // Fastify answers over-long path segments itself, outside our error format;
     // let them through to the id pipes, which answer 400 in the usual shape.
     routerOptions: { maxParamLength: 16_384 },
+    // What the router refuses before any hook runs (a percent-escape that does not decode, a path
+    // segment over maxParamLength) would otherwise get Fastify's own body, without our headers.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      reply.headers(security).header('x-request-id', request.id);
+      sendError(reply, request, error, logger);
+    },
   });
 }
 

@@ -151,6 +151,11 @@ export const ERR = {
     'limit or offset out of bounds, or another query parameter',
     new ValidationFailedError('Validation failed (limit)', [{ field: 'limit', message: 'limit must be an integer from 1 to 1000' }]),
   ),
+  badUrl: {
+    summary: 'a percent-escape in the path that does not decode',
+    code: 'BAD_REQUEST',
+    error: 'The URL does not decode: a percent-escape in it is malformed',
+  } satisfies ErrorExample,
   // Fastify's own words for what its JSON parser refuses.
   malformedJson: {
     summary: 'malformed JSON',

@@ -42,7 +42,7 @@ export class IntegrationsController {
   @ApiOperation({ summary: "The tenant's integrations, sorted by id", description: 'Secrets are masked unless the token has integrations:secrets.' })
   @ApiIntegrationResponse(200, 'The integrations in the wire format; X-Total-Count is the number in all pages', true)
   @ApiPageQuery()
-  @ApiErrors({ 400: [E.badIid, ERR.badPage], 403: [E.read, ERR.foreignTenant], 404: [E.tenant], 500: [ERR.secretUnreadable], 503: [E.keyRotated] })
+  @ApiErrors({ 400: [E.badIid, ERR.badUrl, ERR.badPage], 403: [E.read, ERR.foreignTenant], 404: [E.tenant], 500: [ERR.secretUnreadable], 503: [E.keyRotated] })
   async list(
     @Param('iid') iid: string,
     @Page() page: PageQuery,
@@ -60,7 +60,7 @@ export class IntegrationsController {
   @ApiParam({ name: 'id', description: 'Integration id', schema: ID_SCHEMA })
   @ApiIntegrationResponse(200, 'The integration; its ETag header is its version')
   @ApiErrors({
-    400: [E.badIid, E.badId],
+    400: [E.badIid, ERR.badUrl, E.badId],
     403: [E.read, ERR.foreignTenant],
     404: [E.tenant, E.integration],
     500: [ERR.secretUnreadable],
@@ -92,7 +92,7 @@ export class IntegrationsController {
   @ApiReplacedOrDryRun()
   @ApiErrors({
     ...WRITE_ERRORS,
-    400: [E.badIid, E.badId, E.unknownField, E.missingField, E.idMismatch, E.typeRequired, E.dryRunFlag, ERR.malformedJson, ERR.emptyBody],
+    400: [E.badIid, ERR.badUrl, E.badId, E.unknownField, E.missingField, E.idMismatch, E.typeRequired, E.dryRunFlag, ERR.malformedJson, ERR.emptyBody],
     404: [E.tenant],
   })
   async putById(
@@ -119,7 +119,7 @@ export class IntegrationsController {
   @ApiReplacedOrDryRun()
   @ApiErrors({
     ...WRITE_ERRORS,
-    400: [E.badIid, E.unknownField, E.missingField, E.typeRequired, E.dryRunFlag, ERR.malformedJson, ERR.emptyBody],
+    400: [E.badIid, ERR.badUrl, E.unknownField, E.missingField, E.typeRequired, E.dryRunFlag, ERR.malformedJson, ERR.emptyBody],
     404: [E.tenant],
   })
   async putFromBody(
@@ -145,7 +145,7 @@ export class IntegrationsController {
   @ApiIntegrationResponse(200, 'The integration after the change (secrets sent are echoed, the others masked unless the token has integrations:secrets)')
   @ApiErrors({
     ...WRITE_ERRORS,
-    400: [E.badIid, E.badId, E.unknownField, E.missingField, E.typeChange, ERR.malformedJson, ERR.emptyBody],
+    400: [E.badIid, ERR.badUrl, E.badId, E.unknownField, E.missingField, E.typeChange, ERR.malformedJson, ERR.emptyBody],
     404: [E.tenant, E.integration],
   })
   async patch(
@@ -170,7 +170,7 @@ export class IntegrationsController {
   @ApiResponse({ status: 204, description: 'Removed; no body', headers: responseHeaders() })
   // A DELETE with a body gets it parsed like any other (400 malformed, 413, 415).
   @ApiErrors({
-    400: [E.badIid, E.badId, ERR.malformedJson],
+    400: [E.badIid, ERR.badUrl, E.badId, ERR.malformedJson],
     403: [E.write, ERR.foreignTenant],
     404: [E.tenant, E.integration],
     409: [E.conflict],

@@ -79,7 +79,7 @@ export class TenantsController {
   @ApiOperation({ summary: 'One tenant' })
   @ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
   @ApiResponse({ status: 200, description: 'The tenant', type: TenantResponse, headers: responseHeaders() })
-  @ApiErrors({ 400: [E.badIid], 403: [E.read, ERR.foreignTenant], 404: [E.tenant] })
+  @ApiErrors({ 400: [E.badIid, ERR.badUrl], 403: [E.read, ERR.foreignTenant], 404: [E.tenant] })
   async get(@Param('iid') iid: string): Promise<TenantResponse> {
     return toTenantResponse(await this.tenants.get(iid));
   }
@@ -91,7 +91,7 @@ export class TenantsController {
   @ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
   @ApiResponse({ status: 200, description: 'The renamed tenant', type: TenantResponse, headers: responseHeaders() })
   @ApiErrors({
-    400: [E.badIid, E.badBody, E.unknownField, ERR.malformedJson, ERR.emptyBody],
+    400: [E.badIid, ERR.badUrl, E.badBody, E.unknownField, ERR.malformedJson, ERR.emptyBody],
     403: [E.admin],
     404: [E.tenant],
     413: [ERR.tooLarge],
@@ -112,7 +112,7 @@ export class TenantsController {
   @ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
   @ApiResponse({ status: 204, description: 'Deleted; no body', headers: responseHeaders() })
   // A DELETE with a body gets it parsed like any other (400 malformed, 413, 415).
-  @ApiErrors({ 400: [E.badIid, ERR.malformedJson], 403: [E.admin], 404: [E.tenant], 413: [ERR.tooLarge], 415: [ERR.notJson] })
+  @ApiErrors({ 400: [E.badIid, ERR.badUrl, ERR.malformedJson], 403: [E.admin], 404: [E.tenant], 413: [ERR.tooLarge], 415: [ERR.notJson] })
   async delete(@Param('iid') iid: string): Promise<void> {
     await this.tenants.delete(iid);
   }

@@ -56,7 +56,7 @@ export class VerificationController {
     examples: RESULT_EXAMPLES,
   })
   @ApiErrors({
-    400: [ERR.badPathId('iid'), ERR.badPathId('id'), ERR.malformedJson],
+    400: [ERR.badPathId('iid'), ERR.badUrl, ERR.badPathId('id'), ERR.malformedJson],
     403: [ERR.lacksScope('integrations:write'), ERR.foreignTenant],
     404: [E.tenant, E.integration],
     413: [ERR.tooLarge],
@@ -76,7 +76,7 @@ export class VerificationController {
   })
   @ApiResponse({ status: 200, description: 'The last result', schema: VERIFICATION_REF, headers: responseHeaders(), examples: RESULT_EXAMPLES })
   @ApiErrors({
-    400: [ERR.badPathId('iid'), ERR.badPathId('id')],
+    400: [ERR.badPathId('iid'), ERR.badUrl, ERR.badPathId('id')],
     403: [ERR.lacksScope('integrations:read'), ERR.foreignTenant],
     404: [E.tenant, E.integration, exampleOf('never verified, or changed since', new IntegrationNotVerifiedError('twilio'))],
   })

@@ -82,7 +82,11 @@ describe('OpenAPI request schemas (issue 17)', () => {
   beforeAll(async () => {
     t = await startTestApp();
     tenant = await createTenant(t, 'contract');
-    const seeded = await t.http().post(`/tenants/${tenant}/integrations/salesforce`).set(...admin).send(SEED.salesforce);
+    const seeded = await t
+      .http()
+      .post(`/tenants/${tenant}/integrations/salesforce`)
+      .set(...admin)
+      .send(SEED.salesforce);
     expect(seeded.status).toBe(201);
   });
   afterAll(() => t.close());
@@ -102,17 +106,23 @@ describe('OpenAPI request schemas (issue 17)', () => {
       .send(JSON.stringify(body));
   };
 
-  it.each(Object.entries(SEED))("validates the seed's %s example, as written, and the service accepts it (path form)", async (vendor, body) => {
-    expect(documentErrors(PATH_FORM, body)).toBeUndefined();
-    const response = await send(PATH_FORM, vendor, body, await createTenant(t, 'seed'));
-    expect(response.status).toBe(201);
-  });
+  it.each(Object.entries(SEED))(
+    "validates the seed's %s example, as written, and the service accepts it (path form)",
+    async (vendor, body) => {
+      expect(documentErrors(PATH_FORM, body)).toBeUndefined();
+      const response = await send(PATH_FORM, vendor, body, await createTenant(t, 'seed'));
+      expect(response.status).toBe(201);
+    },
+  );
 
-  it.each(Object.entries(SEED))("validates the seed's %s example in the original clients' collection form, and the service accepts it", async (_vendor, body) => {
-    expect(documentErrors(COLLECTION_FORM, body)).toBeUndefined();
-    const response = await send(COLLECTION_FORM, undefined, body, await createTenant(t, 'seed-collection'));
-    expect(response.status).toBe(201);
-  });
+  it.each(Object.entries(SEED))(
+    "validates the seed's %s example in the original clients' collection form, and the service accepts it",
+    async (_vendor, body) => {
+      expect(documentErrors(COLLECTION_FORM, body)).toBeUndefined();
+      const response = await send(COLLECTION_FORM, undefined, body, await createTenant(t, 'seed-collection'));
+      expect(response.status).toBe(201);
+    },
+  );
 
   it.each(Object.entries(SEED_CURL))("validates the seed's %s curl body (with type) in both forms", async (vendor, body) => {
     expect(documentErrors(PATH_FORM, body)).toBeUndefined();
@@ -154,7 +164,9 @@ describe('OpenAPI request schemas (issue 17)', () => {
   const exampleMessages = (route: string, status: number): string[] => {
     const [method, template] = route.split(' ');
     const operation = t.contract.document.paths[template][method.toLowerCase() as 'get'];
-    const response = operation?.responses[String(status)] as { content?: Record<string, { examples?: Record<string, { value: { error: string } }> }> };
+    const response = operation?.responses[String(status)] as {
+      content?: Record<string, { examples?: Record<string, { value: { error: string } }> }>;
+    };
     return Object.values(response?.content?.['application/json']?.examples ?? {}).map((example) => example.value.error);
   };
 
@@ -168,35 +180,242 @@ describe('OpenAPI request schemas (issue 17)', () => {
     const readOnly = bearer(token({ scope: 'integrations:read', tenants: [iid] }));
     const json = (body: unknown) => JSON.stringify(body);
     const cases: [string, number, () => Promise<{ status: number; body: { error: string } }>][] = [
-      ['GET /tenants/{iid}/integrations/{id}', 404, () => t.http().get(`/tenants/${iid}/integrations/twilio`).set(...admin)],
-      ['GET /tenants/{iid}/integrations/{id}', 404, () => t.http().get(`/tenants/${t.uniqueId('gone')}/integrations/twilio`).set(...admin)],
-      ['GET /tenants/{iid}/integrations/{id}', 400, () => t.http().get(`/tenants/bad%20id/integrations/twilio`).set(...admin)],
-      ['GET /tenants/{iid}/integrations/{id}', 400, () => t.http().get(`/tenants/${iid}/integrations/bad%20id`).set(...admin)],
+      [
+        'GET /tenants/{iid}/integrations/{id}',
+        404,
+        () =>
+          t
+            .http()
+            .get(`/tenants/${iid}/integrations/twilio`)
+            .set(...admin),
+      ],
+      [
+        'GET /tenants/{iid}/integrations/{id}',
+        404,
+        () =>
+          t
+            .http()
+            .get(`/tenants/${t.uniqueId('gone')}/integrations/twilio`)
+            .set(...admin),
+      ],
+      [
+        'GET /tenants/{iid}/integrations/{id}',
+        400,
+        () =>
+          t
+            .http()
+            .get(`/tenants/bad%20id/integrations/twilio`)
+            .set(...admin),
+      ],
+      [
+        'GET /tenants/{iid}/integrations/{id}',
+        400,
+        () =>
+          t
+            .http()
+            .get(`/tenants/${iid}/integrations/bad%20id`)
+            .set(...admin),
+      ],
       ['GET /tenants/{iid}/integrations/{id}', 401, () => t.http().get(`/tenants/${iid}/integrations/twilio`)],
-      ['GET /tenants/{iid}/integrations/{id}', 401, () => t.http().get(`/tenants/${iid}/integrations/twilio`).set(...expired)],
-      ['GET /tenants/{iid}/integrations/{id}', 401, () => t.http().get(`/tenants/${iid}/integrations/twilio`).set(...badlySigned)],
-      ['GET /tenants/{iid}/integrations/{id}', 403, () => t.http().get(`/tenants/${iid}/integrations/twilio`).set(...foreign)],
-      ['GET /tenants', 400, () => t.http().get('/tenants?limit=0').set(...admin)],
-      ['POST /tenants/{iid}/integrations/{id}', 403, () => t.http().post(`/tenants/${iid}/integrations/twilio`).set(...readOnly).send(TWILIO)],
-      ['POST /tenants/{iid}/integrations/{id}', 400, () => t.http().post(`/tenants/${iid}/integrations/twilio`).set(...admin).send({ ...TWILIO, color: 'red' })],
-      ['POST /tenants/{iid}/integrations/{id}', 400, () => t.http().post(`/tenants/${iid}/integrations/twilio`).set(...admin).send({ account: 'SID' })],
-      ['POST /tenants/{iid}/integrations/{id}', 400, () => t.http().post(`/tenants/${iid}/integrations/twilio`).set(...admin).send({ id: 'sendgrid', ...TWILIO })],
-      ['POST /tenants/{iid}/integrations/{id}', 400, () => t.http().post(`/tenants/${iid}/integrations/salesforce-eu`).set(...admin).send(TWILIO)],
-      ['POST /tenants/{iid}/integrations/{id}', 400, () => t.http().post(`/tenants/${iid}/integrations/twilio?dry-run=yes`).set(...admin).send(TWILIO)],
-      ['POST /tenants/{iid}/integrations/{id}', 400, () => t.http().post(`/tenants/${iid}/integrations/twilio`).set(...admin).set('Content-Type', 'application/json').send('{"account":')],
-      ['POST /tenants/{iid}/integrations/{id}', 400, () => t.http().post(`/tenants/${iid}/integrations/twilio`).set(...admin).set('Content-Type', 'application/json').send('')],
-      ['POST /tenants/{iid}/integrations/{id}', 415, () => t.http().post(`/tenants/${iid}/integrations/twilio`).set(...admin).set('Content-Type', 'text/plain').send(json(TWILIO))],
-      ['PATCH /tenants/{iid}/integrations/{id}', 400, () => t.http().patch(`/tenants/${iid}/integrations/salesforce`).set(...admin).send({ type: 'twilio' })],
+      [
+        'GET /tenants/{iid}/integrations/{id}',
+        401,
+        () =>
+          t
+            .http()
+            .get(`/tenants/${iid}/integrations/twilio`)
+            .set(...expired),
+      ],
+      [
+        'GET /tenants/{iid}/integrations/{id}',
+        401,
+        () =>
+          t
+            .http()
+            .get(`/tenants/${iid}/integrations/twilio`)
+            .set(...badlySigned),
+      ],
+      [
+        'GET /tenants/{iid}/integrations/{id}',
+        403,
+        () =>
+          t
+            .http()
+            .get(`/tenants/${iid}/integrations/twilio`)
+            .set(...foreign),
+      ],
+      [
+        'GET /tenants',
+        400,
+        () =>
+          t
+            .http()
+            .get('/tenants?limit=0')
+            .set(...admin),
+      ],
+      [
+        'POST /tenants/{iid}/integrations/{id}',
+        403,
+        () =>
+          t
+            .http()
+            .post(`/tenants/${iid}/integrations/twilio`)
+            .set(...readOnly)
+            .send(TWILIO),
+      ],
+      [
+        'POST /tenants/{iid}/integrations/{id}',
+        400,
+        () =>
+          t
+            .http()
+            .post(`/tenants/${iid}/integrations/twilio`)
+            .set(...admin)
+            .send({ ...TWILIO, color: 'red' }),
+      ],
+      [
+        'POST /tenants/{iid}/integrations/{id}',
+        400,
+        () =>
+          t
+            .http()
+            .post(`/tenants/${iid}/integrations/twilio`)
+            .set(...admin)
+            .send({ account: 'SID' }),
+      ],
+      [
+        'POST /tenants/{iid}/integrations/{id}',
+        400,
+        () =>
+          t
+            .http()
+            .post(`/tenants/${iid}/integrations/twilio`)
+            .set(...admin)
+            .send({ id: 'sendgrid', ...TWILIO }),
+      ],
+      [
+        'POST /tenants/{iid}/integrations/{id}',
+        400,
+        () =>
+          t
+            .http()
+            .post(`/tenants/${iid}/integrations/salesforce-eu`)
+            .set(...admin)
+            .send(TWILIO),
+      ],
+      [
+        'POST /tenants/{iid}/integrations/{id}',
+        400,
+        () =>
+          t
+            .http()
+            .post(`/tenants/${iid}/integrations/twilio?dry-run=yes`)
+            .set(...admin)
+            .send(TWILIO),
+      ],
+      [
+        'POST /tenants/{iid}/integrations/{id}',
+        400,
+        () =>
+          t
+            .http()
+            .post(`/tenants/${iid}/integrations/twilio`)
+            .set(...admin)
+            .set('Content-Type', 'application/json')
+            .send('{"account":'),
+      ],
+      [
+        'POST /tenants/{iid}/integrations/{id}',
+        400,
+        () =>
+          t
+            .http()
+            .post(`/tenants/${iid}/integrations/twilio`)
+            .set(...admin)
+            .set('Content-Type', 'application/json')
+            .send(''),
+      ],
+      [
+        'POST /tenants/{iid}/integrations/{id}',
+        415,
+        () =>
+          t
+            .http()
+            .post(`/tenants/${iid}/integrations/twilio`)
+            .set(...admin)
+            .set('Content-Type', 'text/plain')
+            .send(json(TWILIO)),
+      ],
+      [
+        'PATCH /tenants/{iid}/integrations/{id}',
+        400,
+        () =>
+          t
+            .http()
+            .patch(`/tenants/${iid}/integrations/salesforce`)
+            .set(...admin)
+            .send({ type: 'twilio' }),
+      ],
       // A DELETE with a body: parsed like any other.
-      ['DELETE /tenants/{iid}/integrations/{id}', 415, () => t.http().delete(`/tenants/${iid}/integrations/twilio`).set(...admin).set('Content-Type', 'text/plain').send('x')],
-      ['DELETE /tenants/{iid}', 400, () => t.http().delete(`/tenants/${iid}`).set(...admin).set('Content-Type', 'application/json').send('{')],
-      ['POST /tenants', 409, async () => {
-        const id = t.uniqueId('taken');
-        await t.http().post('/tenants').set(...admin).send({ id, name: 'Taken' });
-        return t.http().post('/tenants').set(...admin).send({ id, name: 'Again' });
-      }],
-      ['POST /tenants', 400, () => t.http().post('/tenants').set(...admin).send({ id: t.uniqueId('x'), name: 'X', extra: 1 })],
-      ['POST /tenants', 400, () => t.http().post('/tenants').set(...admin).send({ id: t.uniqueId('x'), name: '' })],
+      [
+        'DELETE /tenants/{iid}/integrations/{id}',
+        415,
+        () =>
+          t
+            .http()
+            .delete(`/tenants/${iid}/integrations/twilio`)
+            .set(...admin)
+            .set('Content-Type', 'text/plain')
+            .send('x'),
+      ],
+      [
+        'DELETE /tenants/{iid}',
+        400,
+        () =>
+          t
+            .http()
+            .delete(`/tenants/${iid}`)
+            .set(...admin)
+            .set('Content-Type', 'application/json')
+            .send('{'),
+      ],
+      [
+        'POST /tenants',
+        409,
+        async () => {
+          const id = t.uniqueId('taken');
+          await t
+            .http()
+            .post('/tenants')
+            .set(...admin)
+            .send({ id, name: 'Taken' });
+          return t
+            .http()
+            .post('/tenants')
+            .set(...admin)
+            .send({ id, name: 'Again' });
+        },
+      ],
+      [
+        'POST /tenants',
+        400,
+        () =>
+          t
+            .http()
+            .post('/tenants')
+            .set(...admin)
+            .send({ id: t.uniqueId('x'), name: 'X', extra: 1 }),
+      ],
+      [
+        'POST /tenants',
+        400,
+        () =>
+          t
+            .http()
+            .post('/tenants')
+            .set(...admin)
+            .send({ id: t.uniqueId('x'), name: '' }),
+      ],
     ];
     const failures: string[] = [];
     for (const [route, status, request] of cases) {
@@ -204,7 +423,9 @@ describe('OpenAPI request schemas (issue 17)', () => {
       // The examples name tenant 'acme' and integration 'twilio'; this run's ids stand in their place.
       const message = String(response.body.error).replace(/'[A-Za-z0-9._-]*-[a-z0-9]{6}-\d+'/g, "'acme'");
       if (response.status !== status || !exampleMessages(route, status).includes(message)) {
-        failures.push(`${route} ${status}: got ${response.status} ${JSON.stringify(message)}; examples: ${JSON.stringify(exampleMessages(route, status))}`);
+        failures.push(
+          `${route} ${status}: got ${response.status} ${JSON.stringify(message)}; examples: ${JSON.stringify(exampleMessages(route, status))}`,
+        );
       }
     }
     expect(failures).toEqual([]);
@@ -218,7 +439,12 @@ describe('OpenAPI request schemas (issue 17)', () => {
         url: '/tenants/acme/integrations/twilio',
         requestBody: undefined,
         status: 200,
-        headers: { 'content-type': 'application/json; charset=utf-8', etag: '"r1"', 'x-request-id': 'r-12345678', 'cache-control': 'no-store' },
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          etag: '"r1"',
+          'x-request-id': 'r-12345678',
+          'cache-control': 'no-store',
+        },
         payload: JSON.stringify(twilio),
         ...overrides,
       });
@@ -231,12 +457,36 @@ describe('OpenAPI request schemas (issue 17)', () => {
       ['an undocumented status', { status: 418 }, /status 418 is not documented/],
       ['an undocumented field', { payload: JSON.stringify({ ...twilio, region: 'eu' }) }, /must NOT have additional properties/],
       ['a missing required field', { payload: JSON.stringify({ id: 'twilio', type: 'twilio', account: 'SID' }) }, /does not match/],
-      ['an undocumented header', { headers: { 'content-type': 'application/json', etag: '"r1"', 'x-request-id': 'r-12345678', 'x-debug': '1' } }, /header x-debug is not documented/],
-      ['a missing required header', { headers: { 'content-type': 'application/json', 'x-request-id': 'r-12345678' } }, /header etag is required/],
-      ['a header of the wrong form', { headers: { 'content-type': 'application/json', etag: 'r1', 'x-request-id': 'r-12345678' } }, /header etag/],
-      ['a body where the document has none', { method: 'DELETE', status: 204, headers: { 'x-request-id': 'r-12345678' } }, /a body where the document has none/],
+      [
+        'an undocumented header',
+        { headers: { 'content-type': 'application/json', etag: '"r1"', 'x-request-id': 'r-12345678', 'x-debug': '1' } },
+        /header x-debug is not documented/,
+      ],
+      [
+        'a missing required header',
+        { headers: { 'content-type': 'application/json', 'x-request-id': 'r-12345678' } },
+        /header etag is required/,
+      ],
+      [
+        'a header of the wrong form',
+        { headers: { 'content-type': 'application/json', etag: 'r1', 'x-request-id': 'r-12345678' } },
+        /header etag/,
+      ],
+      [
+        'a body where the document has none',
+        { method: 'DELETE', status: 204, headers: { 'x-request-id': 'r-12345678' } },
+        /a body where the document has none/,
+      ],
       ['an undocumented route', { url: '/tenants/acme/secrets', status: 200 }, /no such operation/],
-      ['an error body off its schema', { status: 404, payload: JSON.stringify({ error: 'gone', code: 'GONE', requestId: 'r' }), headers: { 'content-type': 'application/json', 'x-request-id': 'r-12345678' } }, /code must be equal to one of the allowed values/],
+      [
+        'an error body off its schema',
+        {
+          status: 404,
+          payload: JSON.stringify({ error: 'gone', code: 'GONE', requestId: 'r' }),
+          headers: { 'content-type': 'application/json', 'x-request-id': 'r-12345678' },
+        },
+        /code must be equal to one of the allowed values/,
+      ],
       ['an accepted request off its schema', { method: 'PATCH', requestBody: { colour: 'red' } }, /request body/],
     ] as const)('fails %s', (_case, overrides, problem) => {
       expect(answer(overrides).join('\n')).toMatch(problem);

@@ -49,7 +49,9 @@ describe('OpenAPI and Swagger UI', () => {
   afterAll(() => t.close());
 
   const operations = (): [string, Operation][] =>
-    Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([m, op]): [string, Operation] => [`${m.toUpperCase()} ${path}`, op]));
+    Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([m, op]): [string, Operation] => [`${m.toUpperCase()} ${path}`, op]),
+    );
 
   it('serves Swagger UI at /docs', async () => {
     const response = await t.http().get('/docs').redirects(1);
@@ -89,7 +91,9 @@ describe('OpenAPI and Swagger UI', () => {
   });
 
   it('documents the success statuses with their bodies and headers (issue 17)', () => {
-    expect(doc.paths['/tenants'].post.responses['201'].content?.['application/json'].schema).toEqual({ $ref: '#/components/schemas/TenantResponse' });
+    expect(doc.paths['/tenants'].post.responses['201'].content?.['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/TenantResponse',
+    });
     expect(doc.paths['/tenants/{iid}'].delete.responses['204']).toBeDefined();
     expect(doc.paths['/tenants/{iid}'].delete.responses['204'].content).toBeUndefined();
     expect(doc.paths['/tenants/{iid}/integrations/{id}'].delete.responses['204']).toBeDefined();
@@ -98,9 +102,23 @@ describe('OpenAPI and Swagger UI', () => {
     expect(Object.keys(doc.paths['/tenants'].get.responses['200'].headers ?? {})).toContain('X-Total-Count');
     for (const [route, operation] of operations()) {
       for (const [status, response] of Object.entries(operation.responses)) {
-        expect({ route, status, headers: Object.keys(response.headers ?? {}) }).toEqual({ route, status, headers: expect.arrayContaining(['X-Request-Id']) });
-        if (status === '429' || status === '503') expect({ route, status, headers: Object.keys(response.headers ?? {}) }).toEqual({ route, status, headers: expect.arrayContaining(['Retry-After']) });
-        if (status === '401') expect({ route, status, headers: Object.keys(response.headers ?? {}) }).toEqual({ route, status, headers: expect.arrayContaining(['WWW-Authenticate']) });
+        expect({ route, status, headers: Object.keys(response.headers ?? {}) }).toEqual({
+          route,
+          status,
+          headers: expect.arrayContaining(['X-Request-Id']),
+        });
+        if (status === '429' || status === '503')
+          expect({ route, status, headers: Object.keys(response.headers ?? {}) }).toEqual({
+            route,
+            status,
+            headers: expect.arrayContaining(['Retry-After']),
+          });
+        if (status === '401')
+          expect({ route, status, headers: Object.keys(response.headers ?? {}) }).toEqual({
+            route,
+            status,
+            headers: expect.arrayContaining(['WWW-Authenticate']),
+          });
       }
     }
   });
@@ -112,14 +130,19 @@ describe('OpenAPI and Swagger UI', () => {
       Object.values(operations().find(([r]) => r === route)![1].responses[status].content!['application/json'].examples ?? {}).map(
         (e) => (e.value as { error: string }).error,
       );
-    expect(examples('POST /tenants', '409')).toEqual(["Tenant 'acme' already exists", "Tenant 'acme' existed and was deleted; its id cannot be reused"]);
+    expect(examples('POST /tenants', '409')).toEqual([
+      "Tenant 'acme' already exists",
+      "Tenant 'acme' existed and was deleted; its id cannot be reused",
+    ]);
     expect(examples('GET /tenants/{iid}/integrations/{id}', '404')).toEqual([
       "Tenant 'acme' does not exist or has been deleted",
       "Integration 'twilio' does not exist in tenant 'acme'",
     ]);
     expect(examples('GET /tenants', '401')).toContain('Missing bearer token (Authorization: Bearer <JWT>)');
     expect(examples('GET /tenants', '429')).toEqual(['Rate limit reached; retry after 42 s']);
-    expect(examples('POST /tenants/{iid}/integrations', '409')).toEqual(['The integration kept changing while this write was retried; send it again']);
+    expect(examples('POST /tenants/{iid}/integrations', '409')).toEqual([
+      'The integration kept changing while this write was retried; send it again',
+    ]);
   });
 
   it('gives every example the shape of its schema', () => {
@@ -132,7 +155,10 @@ describe('OpenAPI and Swagger UI', () => {
       for (const [status, response] of Object.entries(operation.responses)) {
         const media = response.content?.['application/json'];
         if (media === undefined) continue;
-        const values = [...Object.entries(media.examples ?? {}).map(([n, e]): [string, unknown] => [n, e.value]), ...(media.example ? [['example', media.example] as [string, unknown]] : [])];
+        const values = [
+          ...Object.entries(media.examples ?? {}).map(([n, e]): [string, unknown] => [n, e.value]),
+          ...(media.example ? [['example', media.example] as [string, unknown]] : []),
+        ];
         for (const [name, value] of values) {
           const error = t.contract.validateSchema(media.schema, value);
           if (error) problems.push(`${route} ${status} example ${name}: ${error}`);
@@ -176,7 +202,10 @@ describe('OpenAPI and Swagger UI', () => {
     expect(schema.discriminator?.propertyName).toBe('type');
     expect(Object.keys(schema.discriminator!.mapping)).toEqual(VENDORS);
     expect(schema.discriminator!.mapping.twilio).toBe('#/components/schemas/TwilioIntegration');
-    expect(doc.components.schemas.TwilioIntegration).toMatchObject({ additionalProperties: false, required: ['id', 'type', 'account', 'password'] });
+    expect(doc.components.schemas.TwilioIntegration).toMatchObject({
+      additionalProperties: false,
+      required: ['id', 'type', 'account', 'password'],
+    });
   });
 
   it('marks secret fields writeOnly in requests with fake examples, and not in responses (they come back masked or revealed)', () => {
@@ -200,7 +229,8 @@ describe('OpenAPI and Swagger UI', () => {
     };
     for (const [name, schema] of Object.entries(doc.components.schemas)) walk(schema, name);
     for (const [route, operation] of operations()) {
-      for (const [status, response] of Object.entries(operation.responses)) walk(response.content?.['application/json']?.schema, `${route} ${status}`);
+      for (const [status, response] of Object.entries(operation.responses))
+        walk(response.content?.['application/json']?.schema, `${route} ${status}`);
     }
     expect(open).toEqual([]);
   });

@@ -1,5 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import { createIntegrationsClient, type Integration, type IntegrationInput, type IntegrationsApi, type Tenant } from '../clients/typescript';
+import {
+  createIntegrationsClient,
+  type Integration,
+  type IntegrationInput,
+  type IntegrationsApi,
+  type Tenant,
+} from '../clients/typescript';
 import { adminToken, startTestApp, token, type TestApp } from './helpers/test-app';
 
 /**
@@ -43,7 +49,10 @@ describe('The generated TypeScript client (clients/typescript)', () => {
     tenant = t.uniqueId('client');
     admin = createIntegrationsClient({ baseUrl, token: adminToken() });
     reader = createIntegrationsClient({ baseUrl, token: token({ scope: 'integrations:read', tenants: [tenant] }) });
-    revealer = createIntegrationsClient({ baseUrl, token: () => token({ scope: 'integrations:read integrations:secrets', tenants: [tenant] }) });
+    revealer = createIntegrationsClient({
+      baseUrl,
+      token: () => token({ scope: 'integrations:read integrations:secrets', tenants: [tenant] }),
+    });
   });
   afterAll(() => t.close());
 
@@ -72,7 +81,9 @@ describe('The generated TypeScript client (clients/typescript)', () => {
   });
 
   it('lists them, sorted, secrets masked, with X-Total-Count', async () => {
-    const { data, response } = await reader.GET('/tenants/{iid}/integrations', { params: { path: { iid: tenant }, query: { limit: 10, offset: 0 } } });
+    const { data, response } = await reader.GET('/tenants/{iid}/integrations', {
+      params: { path: { iid: tenant }, query: { limit: 10, offset: 0 } },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('x-total-count')).toBe('4');
     const items: Integration[] = data ?? [];
@@ -101,7 +112,10 @@ describe('The generated TypeScript client (clients/typescript)', () => {
     const path = { iid: tenant, id: 'twilio' };
     const before = await revealer.GET('/tenants/{iid}/integrations/{id}', { params: { path } });
     const etag = before.response.headers.get('etag') ?? '';
-    const patched = await admin.PATCH('/tenants/{iid}/integrations/{id}', { params: { path, header: { 'If-Match': etag } }, body: { account: 'AC123' } });
+    const patched = await admin.PATCH('/tenants/{iid}/integrations/{id}', {
+      params: { path, header: { 'If-Match': etag } },
+      body: { account: 'AC123' },
+    });
     expect(patched.response.status).toBe(200);
     const twilio = patched.data;
     if (twilio?.type !== 'twilio') throw new Error('PATCH did not answer the Twilio integration');
@@ -109,7 +123,10 @@ describe('The generated TypeScript client (clients/typescript)', () => {
     const after = await revealer.GET('/tenants/{iid}/integrations/{id}', { params: { path } });
     expect(after.data).toEqual({ id: 'twilio', type: 'twilio', account: 'AC123', password: 'Token' });
 
-    const stale = await admin.PATCH('/tenants/{iid}/integrations/{id}', { params: { path, header: { 'If-Match': etag } }, body: { account: 'AC456' } });
+    const stale = await admin.PATCH('/tenants/{iid}/integrations/{id}', {
+      params: { path, header: { 'If-Match': etag } },
+      body: { account: 'AC456' },
+    });
     expect(stale.response.status).toBe(412);
     expect(stale.error?.code).toBe('PRECONDITION_FAILED');
   });

@@ -100,7 +100,11 @@ export function headerComponents(): Record<string, HeaderObject> {
       schema: { type: 'string' },
     },
     'Retry-After': { description: 'Seconds to wait before retrying', required: true, schema: { type: 'integer', minimum: 0 } },
-    'WWW-Authenticate': { description: 'The authentication scheme (RFC 6750)', required: true, schema: { type: 'string', enum: ['Bearer'] } },
+    'WWW-Authenticate': {
+      description: 'The authentication scheme (RFC 6750)',
+      required: true,
+      schema: { type: 'string', enum: ['Bearer'] },
+    },
     ETag: {
       description: "The integration's version (RFC 9110 §8.8.3); send it as If-Match to make a write conditional",
       required: true,
@@ -146,7 +150,10 @@ const pathIdMessage = (param: string): string => `${param} in the path must be 1
 /** Cases many routes share. The messages are those of the guards, pipes and filter. */
 export const ERR = {
   badPathId: (param: 'iid' | 'id'): ErrorExample =>
-    exampleOf(`malformed path ${param}`, new ValidationFailedError(pathIdMessage(param), [{ field: param, message: pathIdMessage(param) }])),
+    exampleOf(
+      `malformed path ${param}`,
+      new ValidationFailedError(pathIdMessage(param), [{ field: param, message: pathIdMessage(param) }]),
+    ),
   badPage: exampleOf(
     'limit or offset out of bounds, or another query parameter',
     new ValidationFailedError('Validation failed (limit)', [{ field: 'limit', message: 'limit must be an integer from 1 to 1000' }]),
@@ -175,7 +182,11 @@ export const ERR = {
   tooLarge: { summary: 'body too large', code: 'PAYLOAD_TOO_LARGE', error: 'Request body is too large' } satisfies ErrorExample,
   notJson: { summary: 'not JSON', code: 'UNSUPPORTED_MEDIA_TYPE', error: 'Unsupported Media Type' } satisfies ErrorExample,
   rateLimited: exampleOf('rate limited', new RateLimitedError(42)),
-  internal: { summary: 'unexpected', code: 'INTERNAL', error: 'Internal error; quote the request id to an operator' } satisfies ErrorExample,
+  internal: {
+    summary: 'unexpected',
+    code: 'INTERNAL',
+    error: 'Internal error; quote the request id to an operator',
+  } satisfies ErrorExample,
   secretUnreadable: exampleOf('a stored secret does not decrypt', new SecretUnreadableError('acme', 'salesforce')),
   databaseDown: exampleOf('database unreachable', new DatabaseUnavailableError()),
 };
@@ -242,7 +253,11 @@ export function ApiErrors(cases: Partial<Record<ErrorStatus, readonly ErrorExamp
 
 /** A stable, readable key for a named example: its summary in kebab-case, numbered if two share one. */
 function exampleKey(example: ErrorExample, index: number, all: readonly ErrorExample[]): string {
-  const slug = (text: string): string => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const slug = (text: string): string =>
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
   const key = slug(example.summary);
   return all.findIndex((other) => slug(other.summary) === key) === index ? key : `${key}-${index + 1}`;
 }

@@ -28,7 +28,13 @@ export class HealthController {
     status: 200,
     description: 'The process answers',
     headers: responseHeaders(),
-    schema: { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { type: 'string', enum: ['ok'] } }, example: { status: 'ok' } },
+    schema: {
+      type: 'object',
+      required: ['status'],
+      additionalProperties: false,
+      properties: { status: { type: 'string', enum: ['ok'] } },
+      example: { status: 'ok' },
+    },
   })
   @ApiErrors({}, { auth: false, database: false })
   live(): { status: 'ok' } {

@@ -29,7 +29,12 @@ const TYPES: IntegrationTypeDescription[] = allVendors().map((vendor) => ({
 export class IntegrationTypesController {
   @Get()
   @ApiOperation({ summary: 'Each vendor type with the JSON Schema of its fields and which are secret' })
-  @ApiResponse({ status: 200, description: 'One entry per vendor type', schema: { type: 'array', items: INTEGRATION_TYPE_REF }, headers: responseHeaders() })
+  @ApiResponse({
+    status: 200,
+    description: 'One entry per vendor type',
+    schema: { type: 'array', items: INTEGRATION_TYPE_REF },
+    headers: responseHeaders(),
+  })
   // Answered from memory: no database, so no 503.
   @ApiErrors({}, { database: false })
   list(): IntegrationTypeDescription[] {

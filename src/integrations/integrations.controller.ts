@@ -24,7 +24,8 @@ import type { IntegrationWire } from './wire-format';
 const IF_MATCH = {
   name: 'If-Match',
   required: false,
-  description: 'ETag of your last read (or *); the write fails with 412 if it changed since. Required for writes to existing integrations when REQUIRE_IF_MATCH=true (428)',
+  description:
+    'ETag of your last read (or *); the write fails with 412 if it changed since. Required for writes to existing integrations when REQUIRE_IF_MATCH=true (428)',
   schema: { type: 'string' },
 };
 
@@ -39,10 +40,19 @@ export class IntegrationsController {
 
   @Get()
   @RequireScope(Scope.IntegrationsRead)
-  @ApiOperation({ summary: "The tenant's integrations, sorted by id", description: 'Secrets are masked unless the token has integrations:secrets.' })
+  @ApiOperation({
+    summary: "The tenant's integrations, sorted by id",
+    description: 'Secrets are masked unless the token has integrations:secrets.',
+  })
   @ApiIntegrationResponse(200, 'The integrations in the wire format; X-Total-Count is the number in all pages', true)
   @ApiPageQuery()
-  @ApiErrors({ 400: [E.badIid, ERR.badUrl, ERR.badPage], 403: [E.read, ERR.foreignTenant], 404: [E.tenant], 500: [ERR.secretUnreadable], 503: [E.keyRotated] })
+  @ApiErrors({
+    400: [E.badIid, ERR.badUrl, ERR.badPage],
+    403: [E.read, ERR.foreignTenant],
+    404: [E.tenant],
+    500: [ERR.secretUnreadable],
+    503: [E.keyRotated],
+  })
   async list(
     @Param('iid') iid: string,
     @Page() page: PageQuery,
@@ -92,7 +102,18 @@ export class IntegrationsController {
   @ApiReplacedOrDryRun()
   @ApiErrors({
     ...WRITE_ERRORS,
-    400: [E.badIid, ERR.badUrl, E.badId, E.unknownField, E.missingField, E.idMismatch, E.typeRequired, E.dryRunFlag, ERR.malformedJson, ERR.emptyBody],
+    400: [
+      E.badIid,
+      ERR.badUrl,
+      E.badId,
+      E.unknownField,
+      E.missingField,
+      E.idMismatch,
+      E.typeRequired,
+      E.dryRunFlag,
+      ERR.malformedJson,
+      ERR.emptyBody,
+    ],
     404: [E.tenant],
   })
   async putById(
@@ -142,7 +163,10 @@ export class IntegrationsController {
   @ApiParam({ name: 'id', description: 'Integration id', schema: ID_SCHEMA })
   @ApiHeader(IF_MATCH)
   @ApiIntegrationPatchBody()
-  @ApiIntegrationResponse(200, 'The integration after the change (secrets sent are echoed, the others masked unless the token has integrations:secrets)')
+  @ApiIntegrationResponse(
+    200,
+    'The integration after the change (secrets sent are echoed, the others masked unless the token has integrations:secrets)',
+  )
   @ApiErrors({
     ...WRITE_ERRORS,
     400: [E.badIid, ERR.badUrl, E.badId, E.unknownField, E.missingField, E.typeChange, ERR.malformedJson, ERR.emptyBody],

@@ -84,10 +84,7 @@ function requestFields(vendor: Vendor, patch: boolean): Record<string, SchemaObj
  * (path form) the path id.
  */
 function inputSchema(vendor: Vendor, idRequired: boolean): SchemaObject {
-  const whichVendor: SchemaObject[] = [
-    { required: ['type'] },
-    { required: ['id'], properties: { id: { enum: [vendor.type] } } },
-  ];
+  const whichVendor: SchemaObject[] = [{ required: ['type'] }, { required: ['id'], properties: { id: { enum: [vendor.type] } } }];
   if (!idRequired) whichVendor.push({ not: { anyOf: [{ required: ['id'] }, { required: ['type'] }] } });
   return {
     type: 'object',
@@ -115,7 +112,12 @@ function patchSchema(vendor: Vendor): SchemaObject {
     description: `Fields of a ${vendor.title} integration to change; fields left out keep their values. \`type\` cannot change.`,
     additionalProperties: false,
     properties: {
-      id: { type: 'string', pattern: RESOURCE_ID_PATTERN.source, nullable: true, description: `${ID_DESCRIPTION}; null is the same as leaving it out` },
+      id: {
+        type: 'string',
+        pattern: RESOURCE_ID_PATTERN.source,
+        nullable: true,
+        description: `${ID_DESCRIPTION}; null is the same as leaving it out`,
+      },
       type: { type: 'string', enum: [vendor.type], description: 'The vendor type, if sent: it must be the stored one' },
       ...requestFields(vendor, true),
     },
@@ -125,7 +127,12 @@ function patchSchema(vendor: Vendor): SchemaObject {
 /** One vendor's integration as the service answers it: `id` and `type` always, secrets masked or (integrations:secrets) plaintext. */
 function responseSchema(vendor: Vendor): SchemaObject {
   const properties: Record<string, SchemaObject> = {
-    id: { type: 'string', pattern: RESOURCE_ID_PATTERN.source, description: 'Name of the integration inside its tenant', example: vendor.type },
+    id: {
+      type: 'string',
+      pattern: RESOURCE_ID_PATTERN.source,
+      description: 'Name of the integration inside its tenant',
+      example: vendor.type,
+    },
     type: { type: 'string', enum: [vendor.type] },
   };
   for (const field of vendor.fields) {
@@ -170,7 +177,8 @@ export function integrationSchemas(): Record<string, SchemaObject> {
     anyOf: vendors.map((v) => ref(schemaNames(v).inputWithId)),
   };
   schemas.IntegrationPatch = {
-    description: 'Some fields of an integration (JSON merge patch on the flat format): fields sent replace the stored ones, null clears an optional one, `type` cannot change.',
+    description:
+      'Some fields of an integration (JSON merge patch on the flat format): fields sent replace the stored ones, null clears an optional one, `type` cannot change.',
     anyOf: vendors.map((v) => ref(schemaNames(v).patch)),
   };
   schemas.Integration = {
@@ -248,7 +256,9 @@ export function ApiIntegrationResponse(status: 200 | 201, description: string, l
     description,
     headers: list ? responseHeaders('X-Total-Count') : responseHeaders('ETag'),
     schema: list ? { type: 'array', items: ref('Integration') } : ref('Integration'),
-    examples: list ? { masked: { summary: 'Secrets masked', value: vendors.map(maskedOf) } } : responseExamples(status === 201 ? echoOf : maskedOf),
+    examples: list
+      ? { masked: { summary: 'Secrets masked', value: vendors.map(maskedOf) } }
+      : responseExamples(status === 201 ? echoOf : maskedOf),
   });
 }
 
@@ -277,7 +287,11 @@ export function ApiReplacedOrDryRun(): MethodDecorator {
         ...responseExamples(echoOf),
         'dry-run': {
           summary: 'With ?dry-run=true',
-          value: { status: 'failed', message: 'Twilio rejected the credentials: Authenticate (code 20003), HTTP 401', 'checked-at': '2026-11-28T10:00:00.000Z' },
+          value: {
+            status: 'failed',
+            message: 'Twilio rejected the credentials: Authenticate (code 20003), HTTP 401',
+            'checked-at': '2026-11-28T10:00:00.000Z',
+          },
         },
       },
     }),
@@ -309,7 +323,13 @@ export const INTEGRATION_ERRORS = {
     'type required',
     new ValidationFailedError(
       'type is required because id "salesforce-eu" is not a vendor type; known types: salesforce, twilio, sendgrid, datasift, pusher, urban-airship',
-      [{ field: 'type', message: 'type is required because id "salesforce-eu" is not a vendor type; known types: salesforce, twilio, sendgrid, datasift, pusher, urban-airship' }],
+      [
+        {
+          field: 'type',
+          message:
+            'type is required because id "salesforce-eu" is not a vendor type; known types: salesforce, twilio, sendgrid, datasift, pusher, urban-airship',
+        },
+      ],
     ),
   ),
   idMismatch: exampleOf(
@@ -324,11 +344,23 @@ export const INTEGRATION_ERRORS = {
       { field: 'type', message: "type cannot change (this integration is 'salesforce'); delete it and create a new one" },
     ]),
   ),
-  dryRunFlag: exampleOf('dry-run neither true nor false', new ValidationFailedError('dry-run must be true or false', [{ field: 'dry-run', message: 'dry-run must be true or false' }])),
+  dryRunFlag: exampleOf(
+    'dry-run neither true nor false',
+    new ValidationFailedError('dry-run must be true or false', [{ field: 'dry-run', message: 'dry-run must be true or false' }]),
+  ),
   conflict: exampleOf('lost every retry to other writes', new WriteConflictError()),
-  stale: exampleOf('stale If-Match', new PreconditionFailedError('If-Match does not match the current version; read the integration again and retry')),
-  ifMatchRequired: exampleOf('If-Match missing', new PreconditionRequiredError('If-Match is required: send the ETag of your last read of this integration')),
-  vendorRefused: exampleOf('vendor refused the credentials', new UnprocessableError('Twilio rejected the credentials: Authenticate (code 20003), HTTP 401')),
+  stale: exampleOf(
+    'stale If-Match',
+    new PreconditionFailedError('If-Match does not match the current version; read the integration again and retry'),
+  ),
+  ifMatchRequired: exampleOf(
+    'If-Match missing',
+    new PreconditionRequiredError('If-Match is required: send the ETag of your last read of this integration'),
+  ),
+  vendorRefused: exampleOf(
+    'vendor refused the credentials',
+    new UnprocessableError('Twilio rejected the credentials: Authenticate (code 20003), HTTP 401'),
+  ),
   keyRotated: exampleOf('data key replaced during the read', new DataKeyVersionGoneError('acme', 3)),
 } satisfies Record<string, ErrorExample>;
 

@@ -26,7 +26,12 @@ const E = {
 } satisfies Record<string, ErrorExample>;
 
 const TENANT_REF = { $ref: '#/components/schemas/TenantResponse' };
-const TENANT_EXAMPLE = { id: 'acme', name: 'Acme Corporation', 'created-at': '2026-11-28T10:00:00.000Z', 'updated-at': '2026-11-28T10:00:00.000Z' };
+const TENANT_EXAMPLE = {
+  id: 'acme',
+  name: 'Acme Corporation',
+  'created-at': '2026-11-28T10:00:00.000Z',
+  'updated-at': '2026-11-28T10:00:00.000Z',
+};
 
 @ApiTags('tenants')
 @ApiBearerAuth()

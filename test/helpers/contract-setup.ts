@@ -10,7 +10,9 @@ import { takeViolations } from './openapi-contract';
 function failOnViolations(): void {
   const violations = takeViolations();
   if (violations.length > 0) {
-    throw new Error(`${violations.length} answer(s) disagree with the OpenAPI document (/docs-json):\n  ${violations.slice(0, 20).join('\n  ')}`);
+    throw new Error(
+      `${violations.length} answer(s) disagree with the OpenAPI document (/docs-json):\n  ${violations.slice(0, 20).join('\n  ')}`,
+    );
   }
 }
 

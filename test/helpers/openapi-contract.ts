@@ -79,7 +79,8 @@ function toJsonSchema(schema: unknown, direction: 'request' | 'response'): unkno
   const source = schema as Json;
   const out: Json = {};
   for (const [key, value] of Object.entries(source)) {
-    if (key === 'example' || key === 'examples' || key === 'discriminator' || key === 'xml' || key === 'externalDocs' || key === 'nullable') continue;
+    if (key === 'example' || key === 'examples' || key === 'discriminator' || key === 'xml' || key === 'externalDocs' || key === 'nullable')
+      continue;
     if (key.startsWith('x-')) continue;
     if (key === '$ref' && typeof value === 'string') {
       out.$ref = value.replace('#/components/schemas/', 'openapi#/definitions/');
@@ -110,7 +111,13 @@ function toJsonSchema(schema: unknown, direction: 'request' | 'response'): unkno
 }
 
 function newAjv(options: { coerceTypes?: boolean } = {}): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictRequired: false, coerceTypes: options.coerceTypes ?? false });
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    strictTypes: false,
+    strictRequired: false,
+    coerceTypes: options.coerceTypes ?? false,
+  });
   addFormats(ajv);
   // OpenAPI's hint for a UI to hide the value; nothing to check.
   ajv.addFormat('password', true);
@@ -143,7 +150,8 @@ export class OpenApiContract {
 
   constructor(readonly document: OpenAPIObject) {
     const schemas = Object.entries(document.components?.schemas ?? {});
-    const definitions = (direction: 'request' | 'response'): Json => Object.fromEntries(schemas.map(([name, schema]) => [name, toJsonSchema(schema, direction)]));
+    const definitions = (direction: 'request' | 'response'): Json =>
+      Object.fromEntries(schemas.map(([name, schema]) => [name, toJsonSchema(schema, direction)]));
     this.bodies = newAjv();
     this.bodies.addSchema({ $id: 'openapi', definitions: definitions('response') });
     this.requests = newAjv();
@@ -191,7 +199,9 @@ export class OpenApiContract {
     if (found === undefined) {
       // Only the router's own "No route" answer may come from outside the document.
       const body = parseJson(exchange.payload);
-      return exchange.status === 404 && (body as Json | undefined)?.code === 'NOT_FOUND' ? [] : [`${where}: no such operation in the document`];
+      return exchange.status === 404 && (body as Json | undefined)?.code === 'NOT_FOUND'
+        ? []
+        : [`${where}: no such operation in the document`];
     }
     const problems = this.checkResponse(found.route, exchange).map((p) => `${where}: ${p}`);
     if (exchange.status >= 200 && exchange.status < 300) {
@@ -203,9 +213,9 @@ export class OpenApiContract {
   private checkResponse(route: Route, exchange: Exchange): string[] {
     const responses = route.operation.responses as Record<string, ResponseObject | ReferenceObject>;
     const response = (responses[String(exchange.status)] ?? responses[`${String(exchange.status)[0]}XX`] ?? responses.default) as
-      | ResponseObject
-      | undefined;
-    if (response === undefined) return [`status ${exchange.status} is not documented for ${route.method} ${route.template} (body ${clip(exchange.payload ?? '')})`];
+      ResponseObject | undefined;
+    if (response === undefined)
+      return [`status ${exchange.status} is not documented for ${route.method} ${route.template} (body ${clip(exchange.payload ?? '')})`];
     const problems: string[] = [];
 
     const documented = new Map<string, HeaderObject>();
@@ -234,7 +244,8 @@ export class OpenApiContract {
       .split(';')[0]
       .trim();
     const media = content[mediaType];
-    if (media === undefined) return [...problems, `content type ${mediaType || '(none)'} is not documented (${Object.keys(content).join(', ')})`];
+    if (media === undefined)
+      return [...problems, `content type ${mediaType || '(none)'} is not documented (${Object.keys(content).join(', ')})`];
     const body = parseJson(exchange.payload);
     if (body === undefined) return [...problems, `the body is not JSON: ${clip(exchange.payload)}`];
     const validate = this.compile(this.bodies, `response ${route.method} ${route.template} ${exchange.status} ${mediaType}`, media.schema);
@@ -271,7 +282,8 @@ export class OpenApiContract {
       if (error) problems.push(`query parameter ${name}=${JSON.stringify(sent.get(name))} ${error}`);
     }
     for (const parameter of parameters) {
-      if (parameter.in === 'query' && parameter.required && !sent.has(parameter.name)) problems.push(`query parameter ${parameter.name} is required`);
+      if (parameter.in === 'query' && parameter.required && !sent.has(parameter.name))
+        problems.push(`query parameter ${parameter.name} is required`);
     }
     const requestBody = route.operation.requestBody as RequestBodyObject | undefined;
     if (requestBody === undefined) return problems;
@@ -383,7 +395,8 @@ export function contractFor(document: OpenAPIObject): OpenApiContract {
 export function installContractCheck(fastify: FastifyInstance, contract: OpenApiContract): void {
   fastify.addHook('onSend', (request, reply, payload, done) => {
     try {
-      const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : payload == null ? '' : undefined;
+      const text =
+        typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : payload == null ? '' : undefined;
       const problems = contract.check({
         method: request.method,
         url: request.url,

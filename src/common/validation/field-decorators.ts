@@ -42,7 +42,14 @@ export function VendorField(options: FieldOptions): PropertyDecorator {
   const required = options.required ?? true;
   const maxLength = options.maxLength ?? MAX_FIELD_LENGTH;
   const record: PropertyDecorator = (target, key) =>
-    recordField(target, { name: String(key), description: options.description, required, secret: false, maxLength, example: options.example });
+    recordField(target, {
+      name: String(key),
+      description: options.description,
+      required,
+      secret: false,
+      maxLength,
+      example: options.example,
+    });
   return applyDecorators(
     record,
     ...(required ? [] : [ValidateIf((_object: object, value: unknown) => value !== undefined)]),

@@ -17,7 +17,10 @@ const E = {
 } satisfies Record<string, ErrorExample>;
 
 const RESULT_EXAMPLES = {
-  ok: { summary: 'Accepted', value: { status: 'ok', message: 'Twilio account "Acme" (AC123) is active', 'checked-at': '2026-11-28T10:00:00.000Z' } },
+  ok: {
+    summary: 'Accepted',
+    value: { status: 'ok', message: 'Twilio account "Acme" (AC123) is active', 'checked-at': '2026-11-28T10:00:00.000Z' },
+  },
   failed: {
     summary: 'Refused',
     value: {
@@ -74,7 +77,13 @@ export class VerificationController {
     summary: 'The last verification result',
     description: 'Kept until the credentials change: a POST or PATCH of the integration clears it (or, with VERIFY_ON_SAVE, replaces it).',
   })
-  @ApiResponse({ status: 200, description: 'The last result', schema: VERIFICATION_REF, headers: responseHeaders(), examples: RESULT_EXAMPLES })
+  @ApiResponse({
+    status: 200,
+    description: 'The last result',
+    schema: VERIFICATION_REF,
+    headers: responseHeaders(),
+    examples: RESULT_EXAMPLES,
+  })
   @ApiErrors({
     400: [ERR.badPathId('iid'), ERR.badUrl, ERR.badPathId('id')],
     403: [ERR.lacksScope('integrations:read'), ERR.foreignTenant],

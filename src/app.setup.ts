@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
+import { sendError } from './common/filters/all-exceptions.filter';
+import { errorSchemas, headerComponents } from './common/openapi';
 import { securityHeaders } from './common/security-headers';
+import { integrationSchemas } from './integrations/integrations.openapi';
 import type { Configuration } from './config/configuration';
 import { AppLogger } from './logging/app.logger';
 import { registerRequestLogging } from './logging/logging.module';
@@ -18,6 +23,8 @@ function requestId(raw: IncomingMessage): string {
 }
 
 export function createAdapter(config: Configuration): FastifyAdapter {
+  const security = securityHeaders();
+  const logger = new Logger('Errors');
   return new FastifyAdapter({
     bodyLimit: config.app.bodyLimit,
     genReqId: requestId,
@@ -25,20 +32,69 @@ export function createAdapter(config: Configuration): FastifyAdapter {
     // Fastify answers over-long path segments itself, outside our error format;
     // let them through to the id pipes, which answer 400 in the usual shape.
     routerOptions: { maxParamLength: 16_384 },
+    // What the router refuses before any hook runs (a percent-escape that does not decode, a path
+    // segment over maxParamLength) would otherwise get Fastify's own body, without our headers.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      reply.headers(security).header('x-request-id', request.id);
+      sendError(reply, request, error, logger);
+    },
   });
 }
 
+/** Request and response DTOs whose schemas Nest derives from the class: closed, like the service (unknown fields are refused). */
+const CLOSED_DTO_SCHEMAS = ['CreateTenantDto', 'UpdateTenantDto', 'TenantResponse'];
+
+/**
+ * The OpenAPI document, a contract (issue 17): Nest's scan of the controllers,
+ * plus the schemas derived from the vendor registry and the error and header
+ * components the decorators refer to, in a canonical key order so that
+ * `openapi.json` (written by `npm run openapi`) is byte-for-byte what
+ * `/docs-json` serves. Every answer of the e2e suites is checked against it.
+ */
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
   const builder = new DocumentBuilder()
     .setTitle('Integrations API')
     .setDescription(
       "Each tenant's third-party vendor credentials (Salesforce, Twilio, SendGrid, DataSift, Pusher, Urban Airship), " +
-        'encrypted at rest. Authorize with a bearer token (`npm run token -- --scope platform:admin` prints one in development).',
+        'encrypted at rest, in the original flat kebab-case wire format. Authorize with a bearer token ' +
+        '(`npm run token -- --scope platform:admin` prints one in development). Every error is ' +
+        '`{"error": message, "code", "details"?, "requestId"}`; every answer carries `X-Request-Id`.',
     )
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
-  return SwaggerModule.createDocument(app, builder);
+  const document = SwaggerModule.createDocument(app, builder);
+  const schemas = { ...document.components?.schemas, ...errorSchemas(), ...integrationSchemas() };
+  for (const name of CLOSED_DTO_SCHEMAS) {
+    const schema = schemas[name];
+    if (schema && !('$ref' in schema)) schema.additionalProperties = false;
+  }
+  document.components = { ...document.components, schemas, headers: { ...document.components?.headers, ...headerComponents() } };
+  return canonicalOrder(document);
+}
+
+/** The document as `openapi.json` holds it: two-space JSON with a final newline. */
+export function openApiJson(document: OpenAPIObject): string {
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+/** Maps whose order means something: a schema's fields (the wire format's order), named examples, a discriminator's vendors. */
+const KEEP_ORDER = new Set(['properties', 'examples', 'mapping']);
+/** Values shown as written. */
+const AS_WRITTEN = new Set(['example', 'value', 'default']);
+
+/**
+ * Object keys sorted, so the document does not churn when decorators move;
+ * except in KEEP_ORDER maps and AS_WRITTEN values.
+ */
+function canonicalOrder<T>(node: T, parentKey?: string): T {
+  if (Array.isArray(node)) return node.map((item: unknown) => canonicalOrder(item)) as T;
+  if (typeof node !== 'object' || node === null) return node;
+  if (parentKey !== undefined && AS_WRITTEN.has(parentKey)) return node;
+  const keepOrder = parentKey !== undefined && KEEP_ORDER.has(parentKey);
+  const entries = Object.entries(node as Record<string, unknown>);
+  if (!keepOrder) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(entries.map(([key, value]) => [key, canonicalOrder(value, keepOrder ? undefined : key)])) as T;
 }
 
 /**

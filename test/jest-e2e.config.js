@@ -12,6 +12,8 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   testEnvironment: 'node',
+  // Every answer is checked against the OpenAPI document; a test that got one it does not describe fails (issue 17).
+  setupFilesAfterEnv: ['<rootDir>/test/helpers/contract-setup.ts'],
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 60000,
   // A suite that fails mid-way (a hung request behind a stopped relay, say) must not also hang CI.

@@ -1,39 +1,266 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
+import type { HeaderObject, ReferenceObject, SchemaObject } from '@nestjs/swagger';
+import {
+  DatabaseUnavailableError,
+  type DomainError,
+  type ErrorDetail,
+  ForbiddenError,
+  RateLimitedError,
+  SecretUnreadableError,
+  UnauthenticatedError,
+  ValidationFailedError,
+} from './errors/domain-errors';
+import { RESOURCE_ID_PATTERN } from './validation/resource-id';
 
-/** The error body every failure shares, for the OpenAPI document. */
-export const ERROR_SCHEMA = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: { type: 'string', example: "Tenant 'acme' does not exist or has been deleted" },
-    code: { type: 'string', example: 'TENANT_NOT_FOUND' },
-    details: {
-      type: 'array',
-      items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
-    },
-    requestId: { type: 'string', example: 'c0a8012e-5d1f-4c55-9a87-7a7d1f0c2f4b' },
-  },
-};
+/**
+ * The OpenAPI side of the error format (issue 17): one schema per status, its
+ * `code` an enum of the codes that status carries, and per route the real
+ * messages as named examples. Every value here is what toErrorResponse and
+ * sendError produce; test/openapi-contract.e2e-spec.ts checks the document's
+ * examples against these schemas, and the e2e suites check every real answer.
+ */
 
-const DESCRIPTIONS: Record<number, string> = {
-  400: 'Malformed JSON, failed validation, id mismatch, unknown type or field',
+/** Every `code` an error body can carry, by status (DomainError codes, and toErrorResponse's for Fastify's own errors). */
+export const ERROR_CODES = {
+  400: ['VALIDATION_FAILED', 'BAD_REQUEST'],
+  401: ['UNAUTHENTICATED'],
+  403: ['FORBIDDEN'],
+  404: ['TENANT_NOT_FOUND', 'INTEGRATION_NOT_FOUND', 'NOT_VERIFIED'],
+  409: ['TENANT_EXISTS', 'WRITE_CONFLICT'],
+  412: ['PRECONDITION_FAILED'],
+  413: ['PAYLOAD_TOO_LARGE'],
+  415: ['UNSUPPORTED_MEDIA_TYPE'],
+  422: ['UNPROCESSABLE'],
+  428: ['PRECONDITION_REQUIRED'],
+  429: ['RATE_LIMITED'],
+  500: ['INTERNAL', 'SECRET_UNREADABLE'],
+  503: ['DATABASE_UNAVAILABLE', 'KEY_ROTATED'],
+} as const;
+
+export type ErrorStatus = keyof typeof ERROR_CODES;
+export type ErrorCode = (typeof ERROR_CODES)[ErrorStatus][number];
+
+const DESCRIPTIONS: Record<ErrorStatus, string> = {
+  400: 'Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules',
   401: 'Missing, malformed, expired or badly signed token',
   403: 'The token lacks the scope, or the tenant is not among its tenants',
   404: 'Tenant does not exist or has been deleted; or no such integration',
-  409: 'A tenant with this id exists (or existed)',
+  409: 'Conflict',
   412: 'If-Match does not match the current ETag',
-  413: 'Body too large',
+  413: 'Body larger than BODY_LIMIT',
   415: 'Body is not JSON',
-  422: 'The vendor rejected the credentials',
-  428: 'If-Match is required',
-  429: 'Rate limit reached (see Retry-After)',
-  500: 'Unexpected error (only a request id is returned)',
-  503: 'The database is unreachable (see Retry-After)',
+  422: 'VERIFY_ON_SAVE=true and the vendor rejected the credentials',
+  428: 'REQUIRE_IF_MATCH=true and the write to an existing integration sent no If-Match',
+  429: 'Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds',
+  500: 'Unexpected error: the body says only that, with the request id to quote',
+  503: 'The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds',
 };
 
-/** Documents the given error statuses (plus the ones every protected route has). */
-export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
-  const all = [...new Set([401, 429, 500, 503, ...statuses])].sort();
-  return applyDecorators(...all.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], schema: ERROR_SCHEMA })));
+export const REQUEST_ID_EXAMPLE = 'c0a8012e-5d1f-4c55-9a87-7a7d1f0c2f4b';
+
+/** Name of the component schema of an error status. */
+export const errorSchemaName = (status: ErrorStatus): string => `Error${status}`;
+
+/** Component schemas for the document: `Error400` … `Error503`. */
+export function errorSchemas(): Record<string, SchemaObject> {
+  const schemas: Record<string, SchemaObject> = {};
+  for (const [status, codes] of Object.entries(ERROR_CODES)) {
+    schemas[errorSchemaName(Number(status) as ErrorStatus)] = {
+      type: 'object',
+      description: `The error body of a ${status}: a human-readable message, a stable code, the request id`,
+      required: ['error', 'code', 'requestId'],
+      additionalProperties: false,
+      properties: {
+        error: { type: 'string', description: 'Human-readable message; never a secret, a stack trace or driver text' },
+        code: { type: 'string', enum: [...codes] },
+        details: {
+          type: 'array',
+          description: 'One entry per invalid field (validation errors)',
+          items: {
+            type: 'object',
+            required: ['field', 'message'],
+            additionalProperties: false,
+            properties: { field: { type: 'string' }, message: { type: 'string' } },
+          },
+        },
+        requestId: { type: 'string', description: 'Also in the X-Request-Id header; quote it to an operator' },
+      },
+    };
+  }
+  return schemas;
 }
+
+/** Response headers shared by many answers, as components (`#/components/headers/…`). */
+export function headerComponents(): Record<string, HeaderObject> {
+  return {
+    'X-Request-Id': {
+      description: "The request's id: the client's X-Request-Id when it is 8-64 characters of [A-Za-z0-9._-], else a new UUID",
+      required: true,
+      schema: { type: 'string' },
+    },
+    'Retry-After': { description: 'Seconds to wait before retrying', required: true, schema: { type: 'integer', minimum: 0 } },
+    'WWW-Authenticate': {
+      description: 'The authentication scheme (RFC 6750)',
+      required: true,
+      schema: { type: 'string', enum: ['Bearer'] },
+    },
+    ETag: {
+      description: "The integration's version (RFC 9110 §8.8.3); send it as If-Match to make a write conditional",
+      required: true,
+      schema: { type: 'string', pattern: '^"r[0-9]+"$', example: '"r3"' },
+    },
+    'X-Total-Count': { description: 'Number of items in all pages', required: true, schema: { type: 'integer', minimum: 0 } },
+  };
+}
+
+const header = (name: string): ReferenceObject => ({ $ref: `#/components/headers/${name}` });
+
+/** The headers of an answer: X-Request-Id always, plus the named ones (`ETag?` for an optional one). */
+export function responseHeaders(...names: string[]): Record<string, HeaderObject | ReferenceObject> {
+  const headers: Record<string, HeaderObject | ReferenceObject> = { 'X-Request-Id': header('X-Request-Id') };
+  for (const name of names) {
+    if (name.endsWith('?')) {
+      const bare = name.slice(0, -1);
+      const { required: _required, ...optional } = headerComponents()[bare];
+      headers[bare] = { ...optional, required: false };
+    } else {
+      headers[name] = header(name);
+    }
+  }
+  return headers;
+}
+
+/** One error answer as a named example: the real message of one case. */
+export interface ErrorExample {
+  /** Short name of the case, shown in Swagger UI's example list. */
+  summary: string;
+  code: ErrorCode;
+  error: string;
+  details?: ErrorDetail[];
+}
+
+/** An example built from the error the service really throws. */
+export function exampleOf(summary: string, error: DomainError): ErrorExample {
+  return { summary, code: error.code as ErrorCode, error: error.message, ...(error.details ? { details: error.details } : {}) };
+}
+
+const pathIdMessage = (param: string): string => `${param} in the path must be 1-64 characters of letters, digits, ".", "_" or "-"`;
+
+/** Cases many routes share. The messages are those of the guards, pipes and filter. */
+export const ERR = {
+  badPathId: (param: 'iid' | 'id'): ErrorExample =>
+    exampleOf(
+      `malformed path ${param}`,
+      new ValidationFailedError(pathIdMessage(param), [{ field: param, message: pathIdMessage(param) }]),
+    ),
+  badPage: exampleOf(
+    'limit or offset out of bounds, or another query parameter',
+    new ValidationFailedError('Validation failed (limit)', [{ field: 'limit', message: 'limit must be an integer from 1 to 1000' }]),
+  ),
+  badUrl: {
+    summary: 'a percent-escape in the path that does not decode',
+    code: 'BAD_REQUEST',
+    error: 'The URL does not decode: a percent-escape in it is malformed',
+  } satisfies ErrorExample,
+  // Fastify's own words for what its JSON parser refuses.
+  malformedJson: {
+    summary: 'malformed JSON',
+    code: 'BAD_REQUEST',
+    error: "Body is not valid JSON but content-type is set to 'application/json'",
+  } satisfies ErrorExample,
+  emptyBody: {
+    summary: 'empty body',
+    code: 'BAD_REQUEST',
+    error: "Body cannot be empty when content-type is set to 'application/json'",
+  } satisfies ErrorExample,
+  missingToken: exampleOf('no token', new UnauthenticatedError('Missing bearer token (Authorization: Bearer <JWT>)')),
+  expiredToken: exampleOf('expired token', new UnauthenticatedError('Token has expired')),
+  badSignature: exampleOf('bad signature', new UnauthenticatedError('Invalid token: invalid signature')),
+  lacksScope: (scope: string): ErrorExample => exampleOf('scope missing', new ForbiddenError(`This token lacks the scope '${scope}'`)),
+  foreignTenant: exampleOf('tenant not in the token', new ForbiddenError("This token may not access tenant 'acme'")),
+  tooLarge: { summary: 'body too large', code: 'PAYLOAD_TOO_LARGE', error: 'Request body is too large' } satisfies ErrorExample,
+  notJson: { summary: 'not JSON', code: 'UNSUPPORTED_MEDIA_TYPE', error: 'Unsupported Media Type' } satisfies ErrorExample,
+  rateLimited: exampleOf('rate limited', new RateLimitedError(42)),
+  internal: {
+    summary: 'unexpected',
+    code: 'INTERNAL',
+    error: 'Internal error; quote the request id to an operator',
+  } satisfies ErrorExample,
+  secretUnreadable: exampleOf('a stored secret does not decrypt', new SecretUnreadableError('acme', 'salesforce')),
+  databaseDown: exampleOf('database unreachable', new DatabaseUnavailableError()),
+};
+
+export interface ApiErrorsOptions {
+  /** The route needs a token: 401, and 429 from the rate limit. Default true. */
+  auth?: boolean;
+  /** The route reaches the database: 503 DATABASE_UNAVAILABLE. Default true. */
+  database?: boolean;
+}
+
+/**
+ * Documents the error answers of a route: each status with its schema, its
+ * headers (Retry-After on 429/503, WWW-Authenticate on 401) and the real
+ * messages as named examples. 401/429 (token routes), 503 (database routes)
+ * and 500 (every route, as "unexpected") are added here.
+ */
+export function ApiErrors(cases: Partial<Record<ErrorStatus, readonly ErrorExample[]>>, options: ApiErrorsOptions = {}): MethodDecorator {
+  const all: Partial<Record<ErrorStatus, ErrorExample[]>> = {};
+  const add = (status: ErrorStatus, examples: readonly ErrorExample[]): void => {
+    all[status] = [...(all[status] ?? []), ...examples];
+  };
+  if (options.auth ?? true) {
+    add(401, [ERR.missingToken, ERR.expiredToken, ERR.badSignature]);
+    add(429, [ERR.rateLimited]);
+  }
+  add(500, [ERR.internal]);
+  if (options.database ?? true) add(503, [ERR.databaseDown]);
+  for (const [status, examples] of Object.entries(cases)) add(Number(status) as ErrorStatus, examples);
+
+  const statuses = (Object.keys(all).map(Number) as ErrorStatus[]).sort((a, b) => a - b);
+  return applyDecorators(
+    ...statuses.map((status) => {
+      const examples = all[status]!;
+      for (const example of examples) {
+        if (!(ERROR_CODES[status] as readonly string[]).includes(example.code)) {
+          throw new Error(`OpenAPI: code ${example.code} is not one of the ${status} codes`);
+        }
+      }
+      const headerNames = status === 401 ? ['WWW-Authenticate'] : status === 429 || status === 503 ? ['Retry-After'] : [];
+      return ApiResponse({
+        status,
+        description: DESCRIPTIONS[status],
+        headers: responseHeaders(...headerNames),
+        schema: { $ref: `#/components/schemas/${errorSchemaName(status)}` },
+        examples: Object.fromEntries(
+          examples.map((example, index) => [
+            exampleKey(example, index, examples),
+            {
+              summary: example.summary,
+              value: {
+                error: example.error,
+                code: example.code,
+                ...(example.details ? { details: example.details } : {}),
+                requestId: REQUEST_ID_EXAMPLE,
+              },
+            },
+          ]),
+        ),
+      });
+    }),
+  );
+}
+
+/** A stable, readable key for a named example: its summary in kebab-case, numbered if two share one. */
+function exampleKey(example: ErrorExample, index: number, all: readonly ErrorExample[]): string {
+  const slug = (text: string): string =>
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
+  const key = slug(example.summary);
+  return all.findIndex((other) => slug(other.summary) === key) === index ? key : `${key}-${index + 1}`;
+}
+
+/** A path id parameter (`iid`, `id`), with the id rules. */
+export const ID_SCHEMA: SchemaObject = { type: 'string', pattern: RESOURCE_ID_PATTERN.source };

@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../common/openapi';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, responseHeaders } from '../common/openapi';
+import { INTEGRATION_TYPE_REF } from './integrations.openapi';
 import { allVendors, jsonSchemaOf } from './vendors/registry';
 
 export interface IntegrationTypeDescription {
@@ -28,8 +29,14 @@ const TYPES: IntegrationTypeDescription[] = allVendors().map((vendor) => ({
 export class IntegrationTypesController {
   @Get()
   @ApiOperation({ summary: 'Each vendor type with the JSON Schema of its fields and which are secret' })
-  @ApiOkResponse({ description: 'One entry per vendor type' })
-  @ApiErrors()
+  @ApiResponse({
+    status: 200,
+    description: 'One entry per vendor type',
+    schema: { type: 'array', items: INTEGRATION_TYPE_REF },
+    headers: responseHeaders(),
+  })
+  // Answered from memory: no database, so no 503.
+  @ApiErrors({}, { database: false })
   list(): IntegrationTypeDescription[] {
     return TYPES;
   }

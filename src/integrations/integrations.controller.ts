@@ -1,24 +1,37 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ActsOnTenant, CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { mayRevealSecrets, Scope, type Principal } from '../auth/scopes';
-import { ApiErrors } from '../common/openapi';
+import { ApiErrors, ERR, ID_SCHEMA, responseHeaders } from '../common/openapi';
 import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
 import { ResourceIdPipe } from '../common/pipes/resource-id.pipe';
 import { IntegrationBody, IntegrationBodyPipe } from './integration-body.pipe';
 import type { IntegrationInput } from './integration-body.validator';
-import { ApiIntegrationBody, ApiIntegrationResponse, ApiReplacedOrDryRun } from './integrations.openapi';
+import {
+  ApiIntegrationBody,
+  ApiIntegrationPatchBody,
+  ApiIntegrationResponse,
+  ApiReplacedOrDryRun,
+  INTEGRATION_ERRORS as E,
+  WRITE_ERRORS,
+} from './integrations.openapi';
 import { IntegrationsService } from './integrations.service';
 import { DryRun } from './verification/dry-run';
 import { toVerificationWire, type VerificationWire } from './verification/verification-result';
 import type { IntegrationWire } from './wire-format';
 
-const IF_MATCH = { name: 'If-Match', required: false, description: 'ETag of your last read; the write fails with 412 if it changed since' };
+const IF_MATCH = {
+  name: 'If-Match',
+  required: false,
+  description:
+    'ETag of your last read (or *); the write fails with 412 if it changed since. Required for writes to existing integrations when REQUIRE_IF_MATCH=true (428)',
+  schema: { type: 'string' },
+};
 
 @ApiTags('integrations')
 @ApiBearerAuth()
-@ApiParam({ name: 'iid', description: 'Tenant id' })
+@ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
 @Controller('tenants/:iid/integrations')
 @ActsOnTenant('iid')
 // `:iid` needs no pipe: JwtAuthGuard checks it (id rules, and the token's tenants) before any pipe runs.
@@ -27,11 +40,19 @@ export class IntegrationsController {
 
   @Get()
   @RequireScope(Scope.IntegrationsRead)
-  @ApiOperation({ summary: "The tenant's integrations, sorted by id", description: 'Secrets are masked unless the token has integrations:secrets.' })
-  @ApiIntegrationResponse(200, 'The integrations in the wire format', true)
-  @ApiHeader({ name: 'X-Total-Count', required: false, description: 'Number of integrations in all pages' })
+  @ApiOperation({
+    summary: "The tenant's integrations, sorted by id",
+    description: 'Secrets are masked unless the token has integrations:secrets.',
+  })
+  @ApiIntegrationResponse(200, 'The integrations in the wire format; X-Total-Count is the number in all pages', true)
   @ApiPageQuery()
-  @ApiErrors(400, 403, 404)
+  @ApiErrors({
+    400: [E.badIid, ERR.badUrl, ERR.badPage],
+    403: [E.read, ERR.foreignTenant],
+    404: [E.tenant],
+    500: [ERR.secretUnreadable],
+    503: [E.keyRotated],
+  })
   async list(
     @Param('iid') iid: string,
     @Page() page: PageQuery,
@@ -46,9 +67,15 @@ export class IntegrationsController {
   @Get(':id')
   @RequireScope(Scope.IntegrationsRead)
   @ApiOperation({ summary: 'One integration', description: 'Secrets are masked unless the token has integrations:secrets.' })
-  @ApiParam({ name: 'id', description: 'Integration id' })
+  @ApiParam({ name: 'id', description: 'Integration id', schema: ID_SCHEMA })
   @ApiIntegrationResponse(200, 'The integration; its ETag header is its version')
-  @ApiErrors(400, 403, 404)
+  @ApiErrors({
+    400: [E.badIid, ERR.badUrl, E.badId],
+    403: [E.read, ERR.foreignTenant],
+    404: [E.tenant, E.integration],
+    500: [ERR.secretUnreadable],
+    503: [E.keyRotated],
+  })
   async get(
     @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) id: string,
@@ -64,14 +91,31 @@ export class IntegrationsController {
   @RequireScope(Scope.IntegrationsWrite)
   @ApiOperation({
     summary: 'Create (201) or replace (200) an integration',
-    description: 'Body `id`, if sent, must equal the path id. `type` may be left out when the id is a vendor type. A secret sent as "********" keeps its stored value.',
+    description:
+      'Body `id`, if sent, must equal the path id. `type` may be left out when the id is a vendor type (then type = id); ' +
+      'with neither `id` nor `type` in the body, the path id names the vendor. A secret sent as "********" keeps its stored value.',
   })
-  @ApiParam({ name: 'id', description: 'Integration id' })
+  @ApiParam({ name: 'id', description: 'Integration id', schema: ID_SCHEMA })
   @ApiHeader(IF_MATCH)
-  @ApiIntegrationBody('The integration in the original flat, kebab-case format')
-  @ApiIntegrationResponse(201, 'Created; the body echoes what was sent')
+  @ApiIntegrationBody('path')
+  @ApiIntegrationResponse(201, 'Created; the body echoes what was sent, with `type`')
   @ApiReplacedOrDryRun()
-  @ApiErrors(400, 403, 404, 412, 413, 415, 422, 428)
+  @ApiErrors({
+    ...WRITE_ERRORS,
+    400: [
+      E.badIid,
+      ERR.badUrl,
+      E.badId,
+      E.unknownField,
+      E.missingField,
+      E.idMismatch,
+      E.typeRequired,
+      E.dryRunFlag,
+      ERR.malformedJson,
+      ERR.emptyBody,
+    ],
+    404: [E.tenant],
+  })
   async putById(
     @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) _id: string,
@@ -86,12 +130,19 @@ export class IntegrationsController {
 
   @Post()
   @RequireScope(Scope.IntegrationsWrite)
-  @ApiOperation({ summary: 'Create (201) or replace (200) an integration, its id taken from the body', description: 'The form the original clients used.' })
+  @ApiOperation({
+    summary: 'Create (201) or replace (200) an integration, its id taken from the body',
+    description: 'The form the original clients used. `type` may be left out when the id is a vendor type (then type = id).',
+  })
   @ApiHeader(IF_MATCH)
-  @ApiIntegrationBody('The integration, with its id')
-  @ApiIntegrationResponse(201, 'Created; the body echoes what was sent')
+  @ApiIntegrationBody('collection')
+  @ApiIntegrationResponse(201, 'Created; the body echoes what was sent, with `type`')
   @ApiReplacedOrDryRun()
-  @ApiErrors(400, 403, 404, 412, 413, 415, 422, 428)
+  @ApiErrors({
+    ...WRITE_ERRORS,
+    400: [E.badIid, ERR.badUrl, E.unknownField, E.missingField, E.typeRequired, E.dryRunFlag, ERR.malformedJson, ERR.emptyBody],
+    404: [E.tenant],
+  })
   async putFromBody(
     @Param('iid') iid: string,
     @IntegrationBody(IntegrationBodyPipe) input: IntegrationInput,
@@ -109,11 +160,18 @@ export class IntegrationsController {
     summary: 'Change some fields of an integration',
     description: 'Fields left out keep their values; null clears an optional field; type cannot change.',
   })
-  @ApiParam({ name: 'id', description: 'Integration id' })
+  @ApiParam({ name: 'id', description: 'Integration id', schema: ID_SCHEMA })
   @ApiHeader(IF_MATCH)
-  @ApiIntegrationBody('Some fields of the integration')
-  @ApiIntegrationResponse(200, 'The integration after the change')
-  @ApiErrors(400, 403, 404, 412, 413, 415, 422, 428)
+  @ApiIntegrationPatchBody()
+  @ApiIntegrationResponse(
+    200,
+    'The integration after the change (secrets sent are echoed, the others masked unless the token has integrations:secrets)',
+  )
+  @ApiErrors({
+    ...WRITE_ERRORS,
+    400: [E.badIid, ERR.badUrl, E.badId, E.unknownField, E.missingField, E.typeChange, ERR.malformedJson, ERR.emptyBody],
+    404: [E.tenant, E.integration],
+  })
   async patch(
     @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) id: string,
@@ -131,9 +189,20 @@ export class IntegrationsController {
   @HttpCode(204)
   @RequireScope(Scope.IntegrationsWrite)
   @ApiOperation({ summary: 'Remove an integration' })
-  @ApiParam({ name: 'id', description: 'Integration id' })
+  @ApiParam({ name: 'id', description: 'Integration id', schema: ID_SCHEMA })
   @ApiHeader(IF_MATCH)
-  @ApiErrors(400, 403, 404, 412, 428)
+  @ApiResponse({ status: 204, description: 'Removed; no body', headers: responseHeaders() })
+  // A DELETE with a body gets it parsed like any other (400 malformed, 413, 415).
+  @ApiErrors({
+    400: [E.badIid, ERR.badUrl, E.badId, ERR.malformedJson],
+    403: [E.write, ERR.foreignTenant],
+    404: [E.tenant, E.integration],
+    409: [E.conflict],
+    412: [E.stale],
+    413: [ERR.tooLarge],
+    415: [ERR.notJson],
+    428: [E.ifMatchRequired],
+  })
   async delete(
     @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) id: string,

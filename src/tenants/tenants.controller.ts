@@ -1,12 +1,37 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ActsOnTenant, CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Scope, type Principal } from '../auth/scopes';
-import { ApiErrors } from '../common/openapi';
+import { TenantAlreadyExistsError, TenantNotFoundError, ValidationFailedError } from '../common/errors/domain-errors';
+import { ApiErrors, ERR, exampleOf, ID_SCHEMA, responseHeaders, type ErrorExample } from '../common/openapi';
 import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
 import { CreateTenantDto, TenantResponse, UpdateTenantDto } from './dto/tenant.dto';
 import { TenantsService, toTenantResponse } from './tenants.service';
+
+/** The error cases of these routes, with the messages the service really sends. */
+const E = {
+  badIid: ERR.badPathId('iid'),
+  admin: ERR.lacksScope('platform:admin'),
+  read: ERR.lacksScope('integrations:read'),
+  tenant: exampleOf('no such tenant', new TenantNotFoundError('acme')),
+  badBody: exampleOf(
+    'invalid field',
+    new ValidationFailedError('Validation failed (missing or invalid: name)', [{ field: 'name', message: 'name should not be empty' }]),
+  ),
+  unknownField: exampleOf(
+    'unknown field',
+    new ValidationFailedError('Validation failed (unknown field: extra)', [{ field: 'extra', message: 'property extra should not exist' }]),
+  ),
+} satisfies Record<string, ErrorExample>;
+
+const TENANT_REF = { $ref: '#/components/schemas/TenantResponse' };
+const TENANT_EXAMPLE = {
+  id: 'acme',
+  name: 'Acme Corporation',
+  'created-at': '2026-11-28T10:00:00.000Z',
+  'updated-at': '2026-11-28T10:00:00.000Z',
+};
 
 @ApiTags('tenants')
 @ApiBearerAuth()
@@ -17,17 +42,32 @@ export class TenantsController {
   @Post()
   @RequireScope(Scope.PlatformAdmin)
   @ApiOperation({ summary: 'Create a tenant (platform admin)' })
-  @ApiErrors(400, 403, 409)
+  @ApiResponse({ status: 201, description: 'Created', type: TenantResponse, headers: responseHeaders() })
+  @ApiErrors({
+    400: [E.badBody, E.unknownField, ERR.malformedJson, ERR.emptyBody],
+    403: [E.admin],
+    409: [
+      exampleOf('the id is taken', new TenantAlreadyExistsError('acme', false)),
+      exampleOf('the id belonged to a deleted tenant', new TenantAlreadyExistsError('acme', true)),
+    ],
+    413: [ERR.tooLarge],
+    415: [ERR.notJson],
+  })
   async create(@Body() dto: CreateTenantDto): Promise<TenantResponse> {
     return toTenantResponse(await this.tenants.create(dto));
   }
 
   @Get()
   @ApiOperation({ summary: 'The tenants this token may see, sorted by id' })
-  @ApiOkResponse({ type: [TenantResponse] })
-  @ApiHeader({ name: 'X-Total-Count', description: 'Number of tenants in all pages', required: false })
+  @ApiResponse({
+    status: 200,
+    description: 'The tenants; X-Total-Count is the number in all pages',
+    schema: { type: 'array', items: TENANT_REF },
+    headers: responseHeaders('X-Total-Count'),
+    examples: { tenants: { summary: 'One page', value: [TENANT_EXAMPLE] } },
+  })
   @ApiPageQuery()
-  @ApiErrors(400)
+  @ApiErrors({ 400: [ERR.badPage] })
   async list(
     @CurrentPrincipal() principal: Principal,
     @Page() page: PageQuery,
@@ -42,9 +82,9 @@ export class TenantsController {
   @ActsOnTenant('iid')
   @RequireScope(Scope.IntegrationsRead)
   @ApiOperation({ summary: 'One tenant' })
-  @ApiParam({ name: 'iid', description: 'Tenant id' })
-  @ApiOkResponse({ type: TenantResponse })
-  @ApiErrors(403, 404)
+  @ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
+  @ApiResponse({ status: 200, description: 'The tenant', type: TenantResponse, headers: responseHeaders() })
+  @ApiErrors({ 400: [E.badIid, ERR.badUrl], 403: [E.read, ERR.foreignTenant], 404: [E.tenant] })
   async get(@Param('iid') iid: string): Promise<TenantResponse> {
     return toTenantResponse(await this.tenants.get(iid));
   }
@@ -53,9 +93,15 @@ export class TenantsController {
   @ActsOnTenant('iid')
   @RequireScope(Scope.PlatformAdmin)
   @ApiOperation({ summary: 'Rename a tenant (platform admin)' })
-  @ApiParam({ name: 'iid', description: 'Tenant id' })
-  @ApiOkResponse({ type: TenantResponse })
-  @ApiErrors(400, 403, 404)
+  @ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
+  @ApiResponse({ status: 200, description: 'The renamed tenant', type: TenantResponse, headers: responseHeaders() })
+  @ApiErrors({
+    400: [E.badIid, ERR.badUrl, E.badBody, E.unknownField, ERR.malformedJson, ERR.emptyBody],
+    403: [E.admin],
+    404: [E.tenant],
+    413: [ERR.tooLarge],
+    415: [ERR.notJson],
+  })
   async rename(@Param('iid') iid: string, @Body() dto: UpdateTenantDto): Promise<TenantResponse> {
     return toTenantResponse(await this.tenants.rename(iid, dto.name));
   }
@@ -68,8 +114,10 @@ export class TenantsController {
     summary: 'Delete a tenant (platform admin)',
     description: 'Soft delete: the id stays taken and later calls get 404. Its data key is destroyed, so its secrets are unrecoverable.',
   })
-  @ApiParam({ name: 'iid', description: 'Tenant id' })
-  @ApiErrors(403, 404)
+  @ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
+  @ApiResponse({ status: 204, description: 'Deleted; no body', headers: responseHeaders() })
+  // A DELETE with a body gets it parsed like any other (400 malformed, 413, 415).
+  @ApiErrors({ 400: [E.badIid, ERR.badUrl, ERR.malformedJson], 403: [E.admin], 404: [E.tenant], 413: [ERR.tooLarge], 415: [ERR.notJson] })
   async delete(@Param('iid') iid: string): Promise<void> {
     await this.tenants.delete(iid);
   }

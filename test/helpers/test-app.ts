@@ -6,9 +6,10 @@ import { sign, type SignOptions } from 'jsonwebtoken';
 import { createConnection } from 'mysql2/promise';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
-import { createApp } from '../../src/app.setup';
+import { buildOpenApiDocument, createApp } from '../../src/app.setup';
 import { loadConfiguration, type Configuration } from '../../src/config/configuration';
 import { DatabaseService } from '../../src/database/database.service';
+import { contractFor, installContractCheck, type OpenApiContract } from './openapi-contract';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
 /** Two fixed master keys for tests (never used anywhere else). */
@@ -20,6 +21,8 @@ export interface TestApp {
   config: Configuration;
   http: () => TestAgent;
   db: DatabaseService;
+  /** The OpenAPI document this app serves, compiled: every answer is checked against it (issue 17). */
+  contract: OpenApiContract;
   /** A tenant id no other test (or earlier run on a shared database) uses. */
   uniqueId: (prefix: string) => string;
   close: () => Promise<void>;
@@ -62,7 +65,12 @@ export async function ownMysqlDatabase(url: string): Promise<{ url: string; drop
   };
 }
 
-/** Boots the real AppModule through the same setup as main.ts. */
+/**
+ * Boots the real AppModule through the same setup as main.ts. Every answer it
+ * gives is checked against the OpenAPI document it serves (see
+ * openapi-contract.ts); contract-setup.ts fails the test that got one the
+ * document does not describe.
+ */
 export async function startTestApp(env: Record<string, string> = {}, options: { ownDatabase?: boolean } = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'integrations-e2e-'));
   const shared = databaseEnv(dir);
@@ -80,6 +88,8 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     ...env,
   });
   const app = await createApp(config);
+  const contract = contractFor(buildOpenApiDocument(app));
+  installContractCheck(app.getHttpAdapter().getInstance(), contract);
   await app.getHttpAdapter().getInstance().ready();
   const run = Math.random().toString(36).slice(2, 8);
   let counter = 0;
@@ -88,6 +98,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     config,
     http: () => request(app.getHttpServer()),
     db: app.get(DatabaseService),
+    contract,
     uniqueId: (prefix) => `${prefix}-${run}-${++counter}`,
     close: async () => {
       // Leave a shared database as we found it: only this run's rows carry its marker.

@@ -30,6 +30,8 @@ const FASTIFY_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported content type; send application/json',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
   FST_ERR_CTP_INVALID_TYPE: 'Invalid Content-Type header',
+  FST_ERR_BAD_URL: 'The URL does not decode: a percent-escape in it is malformed',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path segment is too long',
 };
 
 const STATUS_CODES: Record<number, string> = {

@@ -1,5 +1,4 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiProperty } from '@nestjs/swagger';
 import { IsNotEmpty, IsString, MaxLength, ValidateIf } from 'class-validator';
 
 /** Longest value accepted for an ordinary vendor field (user names, keys, URLs). */
@@ -16,6 +15,8 @@ export interface VendorFieldInfo {
   required: boolean;
   secret: boolean;
   maxLength: number;
+  /** A plausible, obviously fake value for the OpenAPI document. */
+  example?: string;
 }
 
 function recordField(target: object, info: VendorFieldInfo): void {
@@ -32,36 +33,37 @@ export interface FieldOptions {
 }
 
 /**
- * A vendor field: a non-empty string of bounded length, documented in OpenAPI.
- * Optional fields may be left out but never sent as `null` (ValidateIf instead
- * of IsOptional, which would let `null` through).
+ * A vendor field: a non-empty string of bounded length. The registry reads what
+ * it records (src/integrations/integrations.openapi.ts turns that into the
+ * OpenAPI schemas). Optional fields may be left out but never sent as `null`
+ * (ValidateIf instead of IsOptional, which would let `null` through).
  */
 export function VendorField(options: FieldOptions): PropertyDecorator {
   const required = options.required ?? true;
   const maxLength = options.maxLength ?? MAX_FIELD_LENGTH;
   const record: PropertyDecorator = (target, key) =>
-    recordField(target, { name: String(key), description: options.description, required, secret: false, maxLength });
+    recordField(target, {
+      name: String(key),
+      description: options.description,
+      required,
+      secret: false,
+      maxLength,
+      example: options.example,
+    });
   return applyDecorators(
     record,
     ...(required ? [] : [ValidateIf((_object: object, value: unknown) => value !== undefined)]),
     IsString(),
     IsNotEmpty(),
     MaxLength(maxLength),
-    ApiProperty({
-      type: String,
-      required,
-      description: options.description,
-      example: options.example,
-      maxLength,
-      minLength: 1,
-    }),
   );
 }
 
 /**
- * A secret vendor field: validated like any field, `writeOnly` in OpenAPI with a
- * fake example, and registered as secret so it is encrypted at rest and masked
- * on the way out. The registry derives each vendor's secret list from this mark.
+ * A secret vendor field: validated like any field, and registered as secret so
+ * it is encrypted at rest, masked on the way out, and `writeOnly` (with a fake
+ * example) in the OpenAPI request schemas. The registry derives each vendor's
+ * secret list from this mark.
  */
 export function SecretField(options: FieldOptions): PropertyDecorator {
   const maxLength = options.maxLength ?? MAX_SECRET_LENGTH;
@@ -72,22 +74,9 @@ export function SecretField(options: FieldOptions): PropertyDecorator {
       required: true,
       secret: true,
       maxLength,
+      example: options.example ?? 'example-not-a-real-secret',
     });
-    applyDecorators(
-      IsString(),
-      IsNotEmpty(),
-      MaxLength(maxLength),
-      ApiProperty({
-        type: String,
-        required: true,
-        writeOnly: true,
-        format: 'password',
-        description: `${options.description} (secret: encrypted at rest, masked as "********" on reads)`,
-        example: options.example ?? 'example-not-a-real-secret',
-        maxLength,
-        minLength: 1,
-      }),
-    )(target, propertyKey);
+    applyDecorators(IsString(), IsNotEmpty(), MaxLength(maxLength))(target, propertyKey);
   };
 }
 

@@ -1,4 +1,3 @@
-import { ApiProperty } from '@nestjs/swagger';
 import { IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { RESOURCE_ID_MESSAGE, RESOURCE_ID_PATTERN } from '../../common/validation/resource-id';
 
@@ -15,19 +14,9 @@ export abstract class IntegrationBaseDto {
   @IsString()
   @MaxLength(MAX_ID_LENGTH)
   @Matches(RESOURCE_ID_PATTERN, { message: RESOURCE_ID_MESSAGE })
-  @ApiProperty({
-    required: false,
-    description: 'Name of the integration inside its tenant; must equal the path id when both are given',
-    example: 'salesforce',
-    pattern: RESOURCE_ID_PATTERN.source,
-  })
   id?: string;
 
   @ValidateIf((_object: object, value: unknown) => value !== undefined)
   @IsString()
-  @ApiProperty({
-    required: false,
-    description: 'Vendor type; defaults to the id when the id is a vendor type',
-  })
   type?: string;
 }

@@ -11,7 +11,7 @@ export class CreateTenantDto {
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
-  @ApiProperty({ example: 'Acme Corporation', maxLength: 200 })
+  @ApiProperty({ example: 'Acme Corporation', minLength: 1, maxLength: 200 })
   name!: string;
 }
 
@@ -19,7 +19,7 @@ export class UpdateTenantDto {
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
-  @ApiProperty({ example: 'Acme Corp.', maxLength: 200 })
+  @ApiProperty({ example: 'Acme Corp.', minLength: 1, maxLength: 200 })
   name!: string;
 }
 
@@ -31,9 +31,9 @@ export class TenantResponse {
   @ApiProperty({ example: 'Acme Corporation' })
   name!: string;
 
-  @ApiProperty({ name: 'created-at', example: '2026-11-28T10:00:00.000Z' })
+  @ApiProperty({ name: 'created-at', format: 'date-time', example: '2026-11-28T10:00:00.000Z' })
   'created-at'!: string;
 
-  @ApiProperty({ name: 'updated-at', example: '2026-11-28T10:00:00.000Z' })
+  @ApiProperty({ name: 'updated-at', format: 'date-time', example: '2026-11-28T10:00:00.000Z' })
   'updated-at'!: string;
 }

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { AppModule } from './app.module';
+import { registerFormParser } from './clients/form-body';
 import { securityHeaders } from './common/security-headers';
 import type { Configuration } from './config/configuration';
 import { AppLogger } from './logging/app.logger';
@@ -37,6 +38,8 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     )
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    // POST /token: an API client authenticates with its id and secret (RFC 6749 §2.3.1).
+    .addBasicAuth({ type: 'http', scheme: 'basic', description: 'API client id and secret, for POST /token' }, 'client')
     .build();
   return SwaggerModule.createDocument(app, builder);
 }
@@ -64,8 +67,10 @@ export async function createApp(config: Configuration): Promise<NestFastifyAppli
 
 export async function configureApp(app: NestFastifyApplication, config: Configuration): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
-  // JSON only: any other body is a 415 (Fastify would otherwise accept text/plain as a string).
+  // JSON only: any other body is a 415 (Fastify would otherwise accept text/plain as a string),
+  // except the form-encoded body of the OAuth token endpoint (RFC 6749 §4.4.2), on that route alone.
   fastify.removeContentTypeParser('text/plain');
+  registerFormParser(fastify);
   if (config.app.corsOrigins.length > 0) {
     app.enableCors({ origin: config.app.corsOrigins, exposedHeaders: ['ETag', 'X-Total-Count', 'X-Request-Id'] });
   }

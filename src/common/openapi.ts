@@ -37,3 +37,39 @@ export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorat
   const all = [...new Set([401, 429, 500, 503, ...statuses])].sort();
   return applyDecorators(...all.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], schema: ERROR_SCHEMA })));
 }
+
+/** A documented response header (OpenAPI header object). */
+export interface ApiHeaderDoc {
+  description: string;
+  schema: { type: 'string' | 'integer'; example?: string | number };
+}
+
+/** Headers that come with some errors, documented where the error is. */
+export const ERROR_HEADERS: Partial<Record<number, Record<string, ApiHeaderDoc>>> = {
+  401: { 'WWW-Authenticate': { description: 'The scheme to authenticate with', schema: { type: 'string', example: 'Bearer' } } },
+  429: { 'Retry-After': { description: 'Seconds until the caller may try again', schema: { type: 'integer', example: 42 } } },
+  503: { 'Retry-After': { description: 'Seconds until a retry may succeed', schema: { type: 'string', example: '5' } } },
+};
+
+/**
+ * One error status with examples of its real bodies (message and code, as the
+ * filter sends them), for routes that document their errors one by one.
+ */
+export function ApiErrorExamples(
+  status: number,
+  examples: Record<string, { error: string; code?: string; error_description?: string; details?: { field: string; message: string }[] }>,
+  options: { description?: string; schema?: object; headers?: Record<string, ApiHeaderDoc> } = {},
+): MethodDecorator & ClassDecorator {
+  const requestId = 'c0a8012e-5d1f-4c55-9a87-7a7d1f0c2f4b';
+  return ApiResponse({
+    status,
+    description: options.description ?? DESCRIPTIONS[status],
+    headers: options.headers ?? ERROR_HEADERS[status],
+    content: {
+      'application/json': {
+        schema: options.schema ?? ERROR_SCHEMA,
+        examples: Object.fromEntries(Object.entries(examples).map(([name, body]) => [name, { summary: name, value: { ...body, requestId } }])),
+      },
+    },
+  });
+}

@@ -10,6 +10,25 @@ import type { Configuration } from './config/configuration';
 import { AppLogger } from './logging/app.logger';
 import { registerRequestLogging } from './logging/logging.module';
 
+/**
+ * The original API's version prefix (its documents call `/1.0/tenants/…`):
+ * every route also answers under it, with the same handlers (issue 13).
+ */
+export const VERSION_PREFIX = '/1.0';
+
+/**
+ * Fastify's `rewriteUrl` runs before routing, so `/1.0/…` reaches the very
+ * route `/…` does, with its guards, pipes and error handling; `request.url`
+ * is then the path without the prefix (`request.originalUrl` keeps it).
+ * `/1.0` alone and `/1.0?…` are the root, as `/` is.
+ */
+export function withoutVersionPrefix(url: string): string {
+  if (!url.startsWith(VERSION_PREFIX)) return url;
+  const rest = url.slice(VERSION_PREFIX.length);
+  if (rest === '' || rest.startsWith('?')) return `/${rest}`;
+  return rest.startsWith('/') ? rest : url;
+}
+
 /** A client's X-Request-Id is kept only when it is short and plain (it goes into logs). */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
@@ -26,6 +45,7 @@ export function createAdapter(config: Configuration): FastifyAdapter {
     // Fastify answers over-long path segments itself, outside our error format;
     // let them through to the id pipes, which answer 400 in the usual shape.
     routerOptions: { maxParamLength: 16_384 },
+    rewriteUrl: (raw: IncomingMessage) => withoutVersionPrefix(raw.url ?? '/'),
   });
 }
 
@@ -37,6 +57,9 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
         'encrypted at rest. Authorize with a bearer token (`npm run token -- --scope platform:admin` prints one in development).',
     )
     .setVersion('1')
+    // Every path also answers under /1.0 (the original's prefix): said once, as a second server, not every route twice.
+    .addServer('/', 'This service')
+    .addServer(VERSION_PREFIX, "The same routes under the original API's /1.0 prefix")
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     // POST /token: an API client authenticates with its id and secret (RFC 6749 §2.3.1).
     .addBasicAuth({ type: 'http', scheme: 'basic', description: 'API client id and secret, for POST /token' }, 'client')

@@ -5,7 +5,7 @@ import { UnauthenticatedError } from '../common/errors/domain-errors';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { RouteAccessReader } from './route-access';
 import type { Principal } from './scopes';
-import { issuerOf, RevokedClients, SERVICE_JWT, VerifiedTokenCache } from './service-tokens';
+import { claimsOf, RevokedClients, SERVICE_JWT, VerifiedTokenCache } from './service-tokens';
 
 /** What the guards leave on the request for each other and for the handler. */
 export interface GuardedRequest {
@@ -92,10 +92,17 @@ export function describeTokenFailure(failure: unknown): string {
  * insists on its own issuer, keys and algorithms. Anything that does not
  * name the service's issuer goes to 'jwt', so the configured issuer's tokens
  * (and every malformed token) get the answers they always had.
+ *
+ * A token passport accepted is remembered by its text (VerifiedTokenCache),
+ * so the same token is not verified again on every request; failures always
+ * go through passport.
  */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard('jwt') {
   private readonly serviceIssuer: string;
+  /** Whether the configured issuer's verdicts can be cached (a fixed key; not a JWKS, whose keys change). */
+  private readonly cacheExternal: boolean;
+  private readonly toleranceMs: number;
   private readonly serviceTokens = new ServiceTokenGuard(this);
 
   constructor(
@@ -106,28 +113,30 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
   ) {
     super();
     this.serviceIssuer = config.clients.issuer;
+    this.cacheExternal = config.auth.keySource.mode !== 'jwks';
+    this.toleranceMs = config.auth.clockToleranceSec * 1000;
   }
 
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.routes.of(context).isPublic) return true;
     const request = context.switchToHttp().getRequest<GuardedRequest>();
     const token = bearerToken(request);
-    if (token === null || issuerOf(token) !== this.serviceIssuer) return super.canActivate(context) as Promise<boolean>;
+    if (token === null) return super.canActivate(context) as Promise<boolean>;
     const known = this.verified.get(token);
-    if (known === undefined) return this.serviceTokens.canActivate(context) as Promise<boolean>;
-    // Verified before by passport: only what can change since then is checked again (expiry above, revocation here).
-    if (this.revoked.has(known.subject)) request.authFailure = new UnauthenticatedError(REVOKED_TOKEN);
-    else request.user = known;
-    return true;
+    if (known !== undefined) {
+      // Verified before by passport: only what can change since then is checked again (expiry above, revocation here).
+      if (known.revocable && this.revoked.has(known.principal.subject)) request.authFailure = new UnauthenticatedError(REVOKED_TOKEN);
+      else request.user = known.principal;
+      return true;
+    }
+    if (claimsOf(token).iss === this.serviceIssuer) return this.serviceTokens.canActivate(context) as Promise<boolean>;
+    return super.canActivate(context) as Promise<boolean>;
   }
 
   /** @nestjs/passport stores what this returns as `request.user`. */
   override handleRequest<TUser = Principal>(err: unknown, user: TUser | false, info: unknown, context: ExecutionContext): TUser {
     if (user) {
-      if (isServicePrincipal(user)) {
-        const token = bearerToken(context.switchToHttp().getRequest<GuardedRequest>());
-        if (token !== null) this.verified.set(token, user, user.tokenExpiresAt);
-      }
+      this.remember(context, user as unknown as Principal);
       return user;
     }
     if (err instanceof Error && !(err instanceof UnauthenticatedError)) {
@@ -137,5 +146,18 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     const request = context.switchToHttp().getRequest<GuardedRequest>();
     request.authFailure = err instanceof UnauthenticatedError ? err : new UnauthenticatedError(describeTokenFailure(info));
     return undefined as TUser;
+  }
+
+  /** Keeps a verdict that cannot change before the token expires (see VerifiedTokenCache). */
+  private remember(context: ExecutionContext, principal: Principal): void {
+    const token = bearerToken(context.switchToHttp().getRequest<GuardedRequest>());
+    if (token === null) return;
+    if (isServicePrincipal(principal)) {
+      this.verified.set(token, principal, principal.tokenExpiresAt, true);
+      return;
+    }
+    const { exp } = claimsOf(token);
+    // validate() required a numeric exp; passport verified this very text.
+    if (this.cacheExternal && exp !== undefined) this.verified.set(token, principal, exp * 1000 + this.toleranceMs, false);
   }
 }

@@ -4,24 +4,37 @@ import type { Principal } from './scopes';
 /** The passport strategy that checks the tokens this service signs itself (src/clients/service-token.strategy.ts). */
 export const SERVICE_JWT = 'service-jwt';
 
+/** The claims that pick a strategy and bound a cache entry, read without verifying anything. */
+export interface UnverifiedClaims {
+  iss?: string;
+  exp?: number;
+}
+
 /**
- * The `iss` claim of a compact JWS, read without verifying anything: it only
- * picks which strategy (which keys, issuer and audience) checks the token.
- * Undefined for anything that is not a JWS with a string `iss`; such tokens go
- * to the configured issuer's strategy, whose messages they have always had.
+ * The `iss` and `exp` claims of a compact JWS, read without verifying
+ * anything: `iss` only picks which strategy (which keys, issuer and audience)
+ * checks the token, `exp` only bounds how long a token that strategy accepted
+ * is remembered. Empty for anything that is not a JWS; such tokens go to the
+ * configured issuer's strategy, whose messages they have always had.
  */
-export function issuerOf(token: string): string | undefined {
+export function claimsOf(token: string): UnverifiedClaims {
   const first = token.indexOf('.');
   const second = first < 0 ? -1 : token.indexOf('.', first + 1);
   // A payload of several kB is no token of ours: not worth decoding to find out.
-  if (second < 0 || second - first > 8192) return undefined;
+  if (second < 0 || second - first > 8192) return {};
   try {
     const payload: unknown = JSON.parse(Buffer.from(token.slice(first + 1, second), 'base64url').toString('utf8'));
-    const iss = typeof payload === 'object' && payload !== null ? (payload as { iss?: unknown }).iss : undefined;
-    return typeof iss === 'string' ? iss : undefined;
+    if (typeof payload !== 'object' || payload === null) return {};
+    const { iss, exp } = payload as { iss?: unknown; exp?: unknown };
+    return { ...(typeof iss === 'string' ? { iss } : {}), ...(typeof exp === 'number' ? { exp } : {}) };
   } catch {
-    return undefined;
+    return {};
   }
+}
+
+/** The `iss` of a compact JWS, unverified (see claimsOf). */
+export function issuerOf(token: string): string | undefined {
+  return claimsOf(token).iss;
 }
 
 /**
@@ -61,39 +74,55 @@ export class RevokedClients {
 
 interface CachedToken {
   principal: Principal;
-  /** When the token stops being accepted (its exp plus the clock tolerance), ms. */
+  /** When the token stops being accepted (its exp plus the clock tolerance, or sooner), ms. */
   expiresAt: number;
+  /** A self-issued token: its client's revocation is checked on every hit. */
+  revocable: boolean;
 }
 
-/** Tokens kept at most; beyond, the oldest entry goes first (a Map iterates in insertion order). */
-const MAX_CACHED_TOKENS = 10_000;
+/**
+ * Tokens kept at most; beyond, the oldest entry goes first (a Map iterates in
+ * insertion order). A few MB at most: enough for the tokens in use at once
+ * by a deployment's services and API clients, while a stream of one-off
+ * tokens only recycles entries.
+ */
+const MAX_CACHED_TOKENS = 4096;
 
 /**
- * Self-issued tokens that passport has verified, by their exact text: ES256
- * verification costs about as much CPU as the rest of a read, and a client
- * uses one token for many requests. A hit still has its expiry checked and its
- * client looked up in RevokedClients on every request; the clients module
- * empties the cache whenever the published signing keys change. Tokens of the
- * configured issuer are never cached: their keys (a JWKS) can change under us.
+ * Tokens that passport has verified, by their exact text, so that a token
+ * used for many requests is verified once: for a read, the signature check
+ * and passport's own work cost as much CPU as a good part of the rest
+ * (ES256 far more than that). Only outcomes that cannot change before the
+ * entry expires are kept:
+ *
+ * - self-issued tokens until their expiry; their client's revocation is
+ *   checked on every hit, and the clients module empties the cache whenever
+ *   the published signing keys change;
+ * - the configured issuer's tokens until their expiry when its key is fixed
+ *   (JWT_SECRET, JWT_PUBLIC_KEY), where a check is a pure function of the
+ *   token and the clock. With JWT_JWKS_URL the key set can change under us:
+ *   those are never cached.
+ *
+ * Failures are never kept: each one goes through passport and gets its reason.
  */
 @Injectable()
 export class VerifiedTokenCache {
   private readonly tokens = new Map<string, CachedToken>();
 
-  get(token: string, now = Date.now()): Principal | undefined {
+  get(token: string, now = Date.now()): CachedToken | undefined {
     const entry = this.tokens.get(token);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt > now) return entry.principal;
+    if (entry.expiresAt > now) return entry;
     this.tokens.delete(token);
     return undefined;
   }
 
-  set(token: string, principal: Principal, expiresAt: number): void {
+  set(token: string, principal: Principal, expiresAt: number, revocable: boolean): void {
     if (this.tokens.size >= MAX_CACHED_TOKENS) {
       const oldest = this.tokens.keys().next();
       if (!oldest.done) this.tokens.delete(oldest.value);
     }
-    this.tokens.set(token, { principal, expiresAt });
+    this.tokens.set(token, { principal, expiresAt, revocable });
   }
 
   clear(): void {

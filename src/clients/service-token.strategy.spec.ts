@@ -128,6 +128,17 @@ describe('JwtAuthGuard with self-issued tokens (service-jwt strategy)', () => {
     expect(lookups.length - before).toBe(1);
     expect(module.get(VerifiedTokenCache).get(token)).toBeDefined();
 
+    // The configured issuer's tokens are remembered too (a fixed key here), never marked revocable.
+    const external = sign({ sub: 'svc-cached', scope: 'integrations:read', tenants: ['a'], iss: 'integrations-api', aud: 'integrations-api', exp: now() + 600 }, SECRET, {
+      algorithm: 'HS256',
+    });
+    expect((await call(external)).status).toBe(200);
+    expect(module.get(VerifiedTokenCache).get(external)).toMatchObject({ revocable: false, expiresAt: (now() + 600) * 1000 + 5000 });
+    // A refused token is never remembered.
+    const refused = selfToken({ tenants: ['a', 'b'] });
+    expect((await call(refused)).status).toBe(401);
+    expect(module.get(VerifiedTokenCache).get(refused)).toBeUndefined();
+
     module.get(RevokedClients).add('ic-cached', Date.now() + 60_000);
     expect(await call(token)).toMatchObject({ status: 401, error: 'Token has been revoked: its API client was deleted' });
     // And a fresh token of the revoked client fails in the strategy itself.

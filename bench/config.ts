@@ -50,10 +50,11 @@ function bytes(name: string): number | 'auto' {
 
 export function loadBenchConfig(): BenchConfig {
   const root = join(__dirname, '..');
-  const scenarios = (process.env.BENCH_SCENARIOS ?? '1,2,3,4,5')
+  // 6 and 7 (bench/tokens.ts) measure the service's own tokens, the service alone.
+  const scenarios = (process.env.BENCH_SCENARIOS ?? '1,2,3,4,5,6,7')
     .split(',')
     .map((s) => Number(s.trim()))
-    .filter((n) => [1, 2, 3, 4, 5].includes(n));
+    .filter((n) => [1, 2, 3, 4, 5, 6, 7].includes(n));
   return {
     duration: int('BENCH_DURATION', 10, 1),
     warmup: int('BENCH_WARMUP', 3, 0),

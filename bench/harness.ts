@@ -169,6 +169,9 @@ export class Harness {
               LOG_LEVEL: 'info',
               LOG_REQUESTS: 'false',
               RATE_LIMIT_MAX: '0',
+              // One issuer for every process of the run (the default would follow PORT): scenario 7's tokens are
+              // issued by one process and measured on the next.
+              TOKEN_ISSUER: 'https://integrations-bench.example',
               DATA_DIR: this.dataDir,
               ...extraEnv('BENCH_SERVICE_ENV'),
             },

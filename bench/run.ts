@@ -24,6 +24,19 @@ import {
 } from './load';
 import { expectedWire, INTEGRATION_IDS, INTEGRATION_PLAN, tenantId } from './seed';
 import { cpuMsOf, freePort, httpCall, pidOf, startServer, type HttpAnswer, type RunningServer } from './servers';
+import {
+  CLIENT_TENANTS,
+  createClients,
+  failuresOf,
+  hotGetRequests,
+  issueTokens,
+  measureTurn,
+  TOKEN_SCENARIO_NAMES,
+  tokenRequests,
+  type BenchClient,
+  type TokenRunRecord,
+  type TokenScenarioId,
+} from './tokens';
 
 const config = loadBenchConfig();
 const harness = new Harness(config);
@@ -494,6 +507,60 @@ async function main(): Promise<number> {
     }
   };
 
+  // Scenarios 6 and 7 (bench/tokens.ts): the service alone, on the small set, with API clients made through its API.
+  const tokenRecords: TokenRunRecord[] = [];
+  const tokenScenarios = async (): Promise<void> => {
+    const count = Math.min(CLIENT_TENANTS, config.tenants);
+    log(`scenarios 6 and 7: creating ${count} API clients (one per tenant) through the API`);
+    const setup = await harness.start('service', config.dbName);
+    let clients: BenchClient[] = [];
+    try {
+      clients = await createClients(setup, tokens, count);
+    } finally {
+      await harness.stop(setup);
+    }
+    const turn = async (scenario: TokenScenarioId, side: string, round: number, requests: Record<string, unknown>[]): Promise<void> => {
+      const record = await measureTurn(
+        () => harness.start('service', config.dbName),
+        (server) => harness.stop(server),
+        cpuMsOf,
+        { scenario, side, round, requests, warmup: config.warmup, duration: config.duration, connections: config.connections },
+      );
+      tokenRecords.push(record);
+      const failed = failuresOf(record);
+      log(
+        `  [${scenario}] round ${round} ${side.padEnd(8)} ${fmt(record.stats.requestsPerSec).padStart(7)} req/s  p50 ${record.stats.p50} ms  p99 ${record.stats.p99} ms  ` +
+          `CPU/req ${fmt(record.serverCpuUsPerRequest ?? NaN)} us  peak RSS ${mib(record.peakRssBytes)}` +
+          (failed > 0 ? `  FAILED ${failed}: ${JSON.stringify(record.stats.statusCodes)}, ${record.stats.errors} errors` : ''),
+      );
+    };
+    try {
+      if (config.scenarios.has(6)) {
+        log(`scenario 6: ${TOKEN_SCENARIO_NAMES[6]}, ${count} clients`);
+        for (let round = 1; round <= config.rounds; round++) await turn(6, 'service', round, tokenRequests(clients));
+      }
+      if (config.scenarios.has(7)) {
+        log(`scenario 7: ${TOKEN_SCENARIO_NAMES[7]} on ${count} tenants`);
+        const issuer = await harness.start('service', config.dbName);
+        let self: string[] = [];
+        try {
+          self = await issueTokens(issuer, clients);
+        } finally {
+          await harness.stop(issuer);
+        }
+        tokens.ensure(count);
+        const external = Array.from({ length: count }, (_, t) => tokens.header(t));
+        for (let round = 1; round <= config.rounds; round++) {
+          await turn(7, 'external', round, hotGetRequests(external));
+          await turn(7, 'self', round, hotGetRequests(self));
+        }
+      }
+    } finally {
+      // A kept database goes back to the seed.
+      await admin.query(`DELETE FROM \`${config.dbName}\`.api_clients`);
+    }
+  };
+
   try {
     const small = await harness.prepareDatabase(config.dbName, config.tenants, 'small set');
     result.small = { db: config.dbName, tenants: config.tenants, integrations: config.tenants * INTEGRATION_PLAN.length, ...small };
@@ -523,6 +590,8 @@ async function main(): Promise<number> {
       log(`scenario ${scenario}: ${SCENARIO_NAMES[scenario]} on ${fmt(config.tenants)} tenants`);
       await measure(scenario, config.dbName, config.tenants);
     }
+
+    if (config.scenarios.has(6) || config.scenarios.has(7)) await tokenScenarios();
 
     if (config.scenarios.has(4) && config.bigTenants > 0) {
       // Tenants are all alike: extrapolate, and make room for the 100x set in the buffer pool before seeding it.
@@ -600,7 +669,7 @@ async function main(): Promise<number> {
       fmt(s.baseline.dbCpuUsPerRequest),
     ]);
   }
-  const lines: string[] = ['', table(rows), '', table(cpuRows), ''];
+  const lines: string[] = summaries.length > 0 ? ['', table(rows), '', table(cpuRows), ''] : [''];
   for (const s of summaries)
     lines.push(`  ${s.scenario}. req/s per round: service ${s.service.rounds.join(' / ')}; baseline ${s.baseline.rounds.join(' / ')}`);
   for (const scenario of [3, 5] as const) {
@@ -638,7 +707,36 @@ async function main(): Promise<number> {
         `of its small-data req/s (baseline ${((big.baseline.requestsPerSec / one.baseline.requestsPerSec) * 100).toFixed(0)}%)`,
     );
   }
-  const peak = Math.max(0, ...records.filter((r) => r.side === 'service').map((r) => r.peakRssBytes));
+  if (tokenRecords.length > 0) {
+    const of = (scenario: TokenScenarioId, side: string): TokenRunRecord[] => tokenRecords.filter((r) => r.scenario === scenario && r.side === side);
+    const mean = (list: TokenRunRecord[], pick: (r: TokenRunRecord) => number): number => list.reduce((sum, r) => sum + pick(r), 0) / Math.max(1, list.length);
+    const tokenRows: string[][] = [['scenario (service only)', 'side', 'req/s', 'p50 ms', 'p99 ms', 'CPU/req us', 'peak RSS', 'failed']];
+    for (const [scenario, side] of [[6, 'service'], [7, 'external'], [7, 'self']] as [TokenScenarioId, string][]) {
+      const list = of(scenario, side);
+      if (list.length === 0) continue;
+      tokenRows.push([
+        `${scenario}. ${TOKEN_SCENARIO_NAMES[scenario]}`,
+        side,
+        fmt(mean(list, (r) => r.stats.requestsPerSec)),
+        fmt(mean(list, (r) => r.stats.p50), 1),
+        fmt(mean(list, (r) => r.stats.p99), 1),
+        fmt(mean(list, (r) => r.serverCpuUsPerRequest ?? NaN)),
+        mib(Math.max(0, ...list.map((r) => r.peakRssBytes))),
+        String(list.reduce((sum, r) => sum + failuresOf(r), 0)),
+      ]);
+    }
+    lines.push(table(tokenRows), '');
+    const [external, self] = [of(7, 'external'), of(7, 'self')];
+    if (external.length > 0 && self.length > 0) {
+      const reqs = mean(self, (r) => r.stats.requestsPerSec) / mean(external, (r) => r.stats.requestsPerSec);
+      const p99 = mean(self, (r) => r.stats.p99) / mean(external, (r) => r.stats.p99);
+      lines.push(
+        `  7. self-issued / external token on the same GET: req/s ${reqs.toFixed(3)}, p99 ${p99.toFixed(3)} (target: within 5 %); ` +
+          `per round self ${self.map((r) => fmt(r.stats.requestsPerSec)).join(' / ')}, external ${external.map((r) => fmt(r.stats.requestsPerSec)).join(' / ')}`,
+      );
+    }
+  }
+  const peak = Math.max(0, ...records.filter((r) => r.side === 'service').map((r) => r.peakRssBytes), ...tokenRecords.map((r) => r.peakRssBytes));
   lines.push(`  service peak RSS under load (VmHWM, any scenario): ${mib(peak)}`);
   if (coldStartMs.length > 0) {
     const sorted = [...coldStartMs].sort((a, b) => a - b);
@@ -646,15 +744,15 @@ async function main(): Promise<number> {
       `  service cold start to /health/ready on SQLite, fresh DATA_DIR: median ${fmt(sorted[Math.floor(sorted.length / 2)])} ms (min ${fmt(sorted[0])} ms, ${sorted.length} runs)`,
     );
   }
-  const loads = records.map((r) => r.loadBefore);
+  const loads = [...records, ...tokenRecords].map((r) => r.loadBefore);
   lines.push(
     `  ${config.connections} connections; ${config.rounds} rounds x ${config.duration} s per side, A B A B, ${config.warmup} s warm-up before each; ` +
       `load average before runs ${Math.min(...loads)}..${Math.max(...loads)}`,
   );
   const file = join(config.resultsDir, `${harness.stamp}.json`);
-  writeFileSync(file, JSON.stringify({ ...result, finishedAt: new Date().toISOString(), summaries, records }, null, 2));
+  writeFileSync(file, JSON.stringify({ ...result, finishedAt: new Date().toISOString(), summaries, records, tokenRecords }, null, 2));
   lines.push(`  raw results: bench/results/${basename(file)}`);
-  const failed = summaries.reduce((sum, s) => sum + s.service.failed + s.baseline.failed, 0);
+  const failed = summaries.reduce((sum, s) => sum + s.service.failed + s.baseline.failed, 0) + tokenRecords.reduce((sum, r) => sum + failuresOf(r), 0);
   if (failed > 0) lines.push(`  FAILED: ${failed} requests answered non-2xx (in scenario 5: not 201) or errored`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return failed > 0 ? 1 : 0;

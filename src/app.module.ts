@@ -5,6 +5,7 @@ import { AccessGuard } from './auth/access.guard';
 import { AuthModule } from './auth/auth.module';
 import { JwtAuthGuard } from './auth/jwt-auth.guard';
 import { RateLimitGuard, rateLimitOptions } from './auth/rate-limit.guard';
+import { ClientsModule } from './clients/clients.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { HostileInputPipe } from './common/pipes/hostile-input.pipe';
 import { createValidationPipe } from './common/pipes/validation';
@@ -36,6 +37,7 @@ export class AppModule {
         CryptoModule,
         TenantsModule,
         IntegrationsModule,
+        ClientsModule,
         KeyRingCheckModule,
         HealthModule,
       ],

@@ -6,6 +6,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
+import { registerFormParser } from './clients/form-body';
 import { sendError } from './common/filters/all-exceptions.filter';
 import { errorSchemas, headerComponents } from './common/openapi';
 import { securityHeaders } from './common/security-headers';
@@ -13,6 +14,25 @@ import { integrationSchemas } from './integrations/integrations.openapi';
 import type { Configuration } from './config/configuration';
 import { AppLogger } from './logging/app.logger';
 import { registerRequestLogging } from './logging/logging.module';
+
+/**
+ * The original API's version prefix (its documents call `/1.0/tenants/…`):
+ * every route also answers under it, with the same handlers (issue 13).
+ */
+export const VERSION_PREFIX = '/1.0';
+
+/**
+ * Fastify's `rewriteUrl` runs before routing, so `/1.0/…` reaches the very
+ * route `/…` does, with its guards, pipes and error handling; `request.url`
+ * is then the path without the prefix (`request.originalUrl` keeps it).
+ * `/1.0` alone and `/1.0?…` are the root, as `/` is.
+ */
+export function withoutVersionPrefix(url: string): string {
+  if (!url.startsWith(VERSION_PREFIX)) return url;
+  const rest = url.slice(VERSION_PREFIX.length);
+  if (rest === '' || rest.startsWith('?')) return `/${rest}`;
+  return rest.startsWith('/') ? rest : url;
+}
 
 /** A client's X-Request-Id is kept only when it is short and plain (it goes into logs). */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
@@ -38,6 +58,7 @@ export function createAdapter(config: Configuration): FastifyAdapter {
       reply.headers(security).header('x-request-id', request.id);
       sendError(reply, request, error, logger);
     },
+    rewriteUrl: (raw: IncomingMessage) => withoutVersionPrefix(raw.url ?? '/'),
   });
 }
 
@@ -61,7 +82,12 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
         '`{"error": message, "code", "details"?, "requestId"}`; every answer carries `X-Request-Id`.',
     )
     .setVersion('1')
+    // Every path also answers under /1.0 (the original's prefix): said once, as a second server, not every route twice.
+    .addServer('/', 'This service')
+    .addServer(VERSION_PREFIX, "The same routes under the original API's /1.0 prefix")
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    // POST /token: an API client authenticates with its id and secret (RFC 6749 §2.3.1).
+    .addBasicAuth({ type: 'http', scheme: 'basic', description: 'API client id and secret, for POST /token' }, 'client')
     .build();
   const document = SwaggerModule.createDocument(app, builder);
   const schemas = { ...document.components?.schemas, ...errorSchemas(), ...integrationSchemas() };
@@ -120,8 +146,10 @@ export async function createApp(config: Configuration): Promise<NestFastifyAppli
 
 export async function configureApp(app: NestFastifyApplication, config: Configuration): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
-  // JSON only: any other body is a 415 (Fastify would otherwise accept text/plain as a string).
+  // JSON only: any other body is a 415 (Fastify would otherwise accept text/plain as a string),
+  // except the form-encoded body of the OAuth token endpoint (RFC 6749 §4.4.2), on that route alone.
   fastify.removeContentTypeParser('text/plain');
+  registerFormParser(fastify);
   if (config.app.corsOrigins.length > 0) {
     app.enableCors({ origin: config.app.corsOrigins, exposedHeaders: ['ETag', 'X-Total-Count', 'X-Request-Id'] });
   }

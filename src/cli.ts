@@ -1,6 +1,6 @@
 /**
  * Operator commands: `node dist/cli.js <command> [options]` (npm run token,
- * keys:generate, keys:status, keys:rotate). Results go to stdout, progress and
+ * keys:generate, keys:status, keys:rotate, keys:rotate-signing). Results go to stdout, progress and
  * errors to stderr, so `$(npm run -s token)` captures only the token.
  */
 import 'reflect-metadata';
@@ -9,6 +9,7 @@ import { NestFactory } from '@nestjs/core';
 import { parseDuration } from './auth/token-minter';
 import { CliModule } from './cli/cli.module';
 import { KeysCommand } from './cli/keys.command';
+import { SigningKeysCommand } from './cli/signing-keys.command';
 import { TokenCommand } from './cli/token.command';
 import { ConfigError, loadConfiguration, type Configuration } from './config/configuration';
 import { generateKeyEntry } from './crypto/master-key-ring';
@@ -43,6 +44,9 @@ const USAGE = `Usage: node dist/cli.js <command> [options]
   keys:rotate    [--reencrypt] [--batch 100]
                  re-wraps every tenant data key under the first key of ENCRYPTION_KEYS;
                  --reencrypt also gives each tenant a new data key and re-encrypts its secrets
+  keys:rotate-signing
+                 adds a new token-signing key for POST /token; the previous one stays
+                 published until the tokens it signed have expired
 `;
 
 /** Runs `work` with a service from the command's Nest application context, then closes it (and its database pool). */
@@ -83,6 +87,8 @@ async function main(argv: string[]): Promise<number> {
       const rotation = { reencrypt: options.reencrypt === true, batchSize: Number(text(options, 'batch') ?? 100) };
       return withContext(loadConfiguration(), 'keys', KeysCommand, (keys) => keys.rotate(rotation));
     }
+    case 'keys:rotate-signing':
+      return withContext(loadConfiguration(), 'keys', SigningKeysCommand, (signing) => signing.rotate());
     case undefined:
     case 'help':
     case '--help':

@@ -42,6 +42,48 @@ describe('Migrations at start', () => {
     });
   }
 
+  it('adds api_clients, whose rows go with their tenant, with revocations and signing keys beside them, and reverts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    const own = mysqlUrl === undefined ? undefined : await ownMysqlDatabase(mysqlUrl);
+    const url = own?.url ?? `sqlite:${join(dir, 'm.sqlite')}`;
+    const at = '2026-01-02 03:04:05.678';
+    try {
+      const db = await new DataSource({ ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)), migrations: MIGRATIONS }).initialize();
+      await db.runMigrations();
+      await db.query(
+        `INSERT INTO tenants (id, name, data_key_wrapped, master_key_id, data_key_version, data_key_created_at, created_at, updated_at)
+         VALUES ('t1', 'T1', 'enc:v1:k:a:b:c', 'k', 1, ?, ?, ?)`,
+        [at, at, at],
+      );
+      await db.query(
+        `INSERT INTO api_clients (id, tenant_id, name, scope, secret_hash, secret_created_at, created_by, created_at)
+         VALUES ('ic-1', 't1', 'c', 'integrations:read', '$scrypt$x', ?, 'admin', ?)`,
+        [at, at],
+      );
+      // A client of a tenant that does not exist is refused by the foreign key.
+      await expect(
+        db.query(
+          `INSERT INTO api_clients (id, tenant_id, name, scope, secret_hash, secret_created_at, created_by, created_at)
+           VALUES ('ic-2', 'nobody', 'c', 'integrations:read', '$scrypt$x', ?, 'admin', ?)`,
+          [at, at],
+        ),
+      ).rejects.toThrow();
+      await db.query("DELETE FROM tenants WHERE id = 't1'");
+      expect(await db.query('SELECT * FROM api_clients')).toEqual([]);
+      for (const table of ['api_client_revocations', 'signing_keys']) expect(await db.query(`SELECT * FROM ${table}`)).toEqual([]);
+
+      await db.undoLastMigration();
+      expect((await db.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id')).map((r) => r.name)).toEqual(
+        MIGRATIONS.slice(0, -1).map((m) => new m().name),
+      );
+      await expect(db.query('SELECT * FROM api_clients')).rejects.toThrow();
+      await db.destroy();
+    } finally {
+      await own?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('moves soft-deleted tenants to tombstones, makes integrations follow their tenant, and reverts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
     const own = mysqlUrl === undefined ? undefined : await ownMysqlDatabase(mysqlUrl);
@@ -72,6 +114,9 @@ describe('Migrations at start', () => {
       await db.query("DELETE FROM tenants WHERE id = 'live'");
       expect(await db.query('SELECT * FROM integrations')).toEqual([]);
 
+      // Migrations added later (api clients, issue 13) are undone first.
+      for (let i = MIGRATIONS.length; i > 3; i--) await db.undoLastMigration();
+      expect(await names(db)).toEqual(MIGRATIONS.slice(0, 3).map((m) => new m().name));
       await db.undoLastMigration();
       expect(await names(db)).toEqual(MIGRATIONS.slice(0, 2).map((m) => new m().name));
       const restored = await db.query<{ id: string; deleted_at: unknown }[]>('SELECT id, deleted_at FROM tenants');

@@ -5,7 +5,7 @@ export const IS_PUBLIC = 'auth:public';
 export const REQUIRED_SCOPE = 'auth:required-scope';
 export const TENANT_PARAM = 'auth:tenant-param';
 
-/** Opens a route to callers without a token (health checks only). Everything else is protected. */
+/** Opens a route to callers without a token (health checks, POST /token, /.well-known/*). Everything else is protected. */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC, true);
 
 /** The scope a route needs (platform admins have them all). */

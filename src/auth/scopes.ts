@@ -6,6 +6,8 @@ export const Scope = {
   IntegrationsWrite: 'integrations:write',
   /** Read secrets in plaintext instead of the mask. */
   IntegrationsSecrets: 'integrations:secrets',
+  /** Manage the tenant's API clients (issue 13). */
+  ClientsWrite: 'clients:write',
 } as const;
 
 export type ScopeName = (typeof Scope)[keyof typeof Scope];
@@ -30,4 +32,15 @@ export function mayAccessTenant(principal: Principal, tenantId: string): boolean
 /** Whether reads show secrets in plaintext rather than masked. */
 export function mayRevealSecrets(principal: Principal): boolean {
   return hasScope(principal, Scope.IntegrationsSecrets);
+}
+
+/**
+ * What an API client may hold: the tenant-level scopes. Never platform:admin,
+ * which would reach every tenant: a client's tokens reach only its own.
+ */
+export const CLIENT_SCOPES: readonly ScopeName[] = [Scope.IntegrationsRead, Scope.IntegrationsWrite, Scope.IntegrationsSecrets, Scope.ClientsWrite];
+
+/** The scopes a caller may put in a client it creates: all client scopes for an admin, otherwise those it holds itself. */
+export function grantableScopes(principal: Principal): ScopeName[] {
+  return CLIENT_SCOPES.filter((scope) => principal.admin || principal.scopes.has(scope));
 }

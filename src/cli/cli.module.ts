@@ -1,9 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { SigningKeysModule } from '../clients/signing-keys.module';
 import { ConfigModule } from '../config/config.module';
 import type { Configuration } from '../config/configuration';
 import { KeysModule } from '../crypto/keys.module';
 import { DatabaseModule } from '../database/database.module';
 import { KeysCommand } from './keys.command';
+import { SigningKeysCommand } from './signing-keys.command';
 import { TokenCommand } from './token.command';
 
 /**
@@ -17,8 +19,8 @@ export class CliModule {
     if (needs === 'token') return { module: CliModule, imports: [ConfigModule.forRoot(configuration)], providers: [TokenCommand] };
     return {
       module: CliModule,
-      imports: [ConfigModule.forRoot(configuration), DatabaseModule, KeysModule],
-      providers: [KeysCommand],
+      imports: [ConfigModule.forRoot(configuration), DatabaseModule, KeysModule, SigningKeysModule],
+      providers: [KeysCommand, SigningKeysCommand],
     };
   }
 }

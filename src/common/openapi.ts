@@ -264,3 +264,53 @@ function exampleKey(example: ErrorExample, index: number, all: readonly ErrorExa
 
 /** A path id parameter (`iid`, `id`), with the id rules. */
 export const ID_SCHEMA: SchemaObject = { type: 'string', pattern: RESOURCE_ID_PATTERN.source };
+
+/**
+ * The issue-13 routes' way of documenting errors (API clients, /token, /.well-known),
+ * kept until they move to ApiErrors above.
+ */
+const ERROR_SCHEMA = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: { type: 'string' },
+    code: { type: 'string' },
+    details: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+    requestId: { type: 'string' },
+  },
+};
+/** A documented response header (OpenAPI header object). */
+export interface ApiHeaderDoc {
+  description: string;
+  schema: { type: 'string' | 'integer'; example?: string | number };
+}
+
+/** Headers that come with some errors, documented where the error is. */
+export const ERROR_HEADERS: Partial<Record<number, Record<string, ApiHeaderDoc>>> = {
+  401: { 'WWW-Authenticate': { description: 'The scheme to authenticate with', schema: { type: 'string', example: 'Bearer' } } },
+  429: { 'Retry-After': { description: 'Seconds until the caller may try again', schema: { type: 'integer', example: 42 } } },
+  503: { 'Retry-After': { description: 'Seconds until a retry may succeed', schema: { type: 'string', example: '5' } } },
+};
+
+/**
+ * One error status with examples of its real bodies (message and code, as the
+ * filter sends them), for routes that document their errors one by one.
+ */
+export function ApiErrorExamples(
+  status: number,
+  examples: Record<string, { error: string; code?: string; error_description?: string; details?: { field: string; message: string }[] }>,
+  options: { description?: string; schema?: object; headers?: Record<string, ApiHeaderDoc> } = {},
+): MethodDecorator & ClassDecorator {
+  const requestId = 'c0a8012e-5d1f-4c55-9a87-7a7d1f0c2f4b';
+  return ApiResponse({
+    status,
+    description: options.description ?? DESCRIPTIONS[status as ErrorStatus],
+    headers: options.headers ?? ERROR_HEADERS[status],
+    content: {
+      'application/json': {
+        schema: options.schema ?? ERROR_SCHEMA,
+        examples: Object.fromEntries(Object.entries(examples).map(([name, body]) => [name, { summary: name, value: { ...body, requestId } }])),
+      },
+    },
+  });
+}

@@ -43,3 +43,22 @@ export function readEnum<T extends string>(env: Env, name: string, allowed: read
   }
   return raw as T;
 }
+
+/** `30s`, `15m`, `24h`, `7d` or plain seconds. Undefined when the text is none of these. */
+export function parseSeconds(value: string): number | undefined {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim());
+  if (match === null) return undefined;
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
+/** A duration in seconds, written as plain seconds or with a unit (`900`, `15m`, `24h`). */
+export function readDuration(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = readVar(env, name);
+  if (raw === undefined) return fallback;
+  const value = parseSeconds(raw);
+  if (value === undefined || value < min || value > max) {
+    throw new ConfigError(`${name} must be a duration from ${min} s to ${max} s, in seconds or like 15m, 24h (got '${raw}')`);
+  }
+  return value;
+}

@@ -1,5 +1,6 @@
 import { type AppConfig, loadAppConfig } from './app.config';
 import { type AuthConfig, loadAuthConfig } from './auth.config';
+import { type ClientsConfig, loadClientsConfig } from './clients.config';
 import { type Env, ConfigError, readVar } from './config-error';
 import { type CryptoConfig, loadCryptoConfig } from './crypto.config';
 import { type DatabaseConfig, loadDatabaseConfig } from './database.config';
@@ -10,6 +11,8 @@ export interface Configuration {
   app: AppConfig;
   database: DatabaseConfig;
   auth: AuthConfig;
+  /** API clients and the tokens this service signs itself (issue 13). */
+  clients: ClientsConfig;
   crypto: CryptoConfig;
   verification: VerificationConfig;
   /** Settings that were generated into DATA_DIR because they were missing (development only). */
@@ -52,10 +55,12 @@ export function loadConfiguration(env: Env = process.env): Configuration {
     }
   }
 
+  const auth = loadAuthConfig(env, devSecrets.jwtSecret);
   return {
     app,
     database: loadDatabaseConfig(env, app.dataDir),
-    auth: loadAuthConfig(env, devSecrets.jwtSecret),
+    auth,
+    clients: loadClientsConfig(env, app, auth),
     crypto: loadCryptoConfig(env, devSecrets.encryptionKeys),
     verification: loadVerificationConfig(env),
     generated,

@@ -71,8 +71,26 @@ export class DataKeyService {
   }
 
   wrap(tenantId: string, key: Buffer): WrappedDataKey {
+    return this.wrapKeyMaterial(key, dataKeyAad(tenantId));
+  }
+
+  /**
+   * Other key material kept under the master key ring, bound to where it
+   * belongs by `aad` (the token-signing private keys of the clients module).
+   */
+  wrapKeyMaterial(material: Buffer, aad: Buffer): WrappedDataKey {
     const master = this.ring.active;
-    return { wrapped: seal(master.key, master.id, key, dataKeyAad(tenantId)), masterKeyId: master.id };
+    return { wrapped: seal(master.key, master.id, material, aad), masterKeyId: master.id };
+  }
+
+  /** The inverse of wrapKeyMaterial; `owner` names what it is in the error when its master key is not in the ring. */
+  unwrapKeyMaterial(wrapped: string, aad: Buffer, owner: string): Buffer {
+    const envelope = parseEnvelope(wrapped);
+    const master = this.ring.find(envelope.keyId);
+    if (master === undefined) {
+      throw new DataKeyUnavailableError(`${owner} is wrapped by master key '${envelope.keyId}', which is not in ENCRYPTION_KEYS`);
+    }
+    return open(master.key, envelope, aad);
   }
 
   /** The same data key wrapped by the active master key (rotation's cheap path). */
@@ -81,14 +99,7 @@ export class DataKeyService {
   }
 
   unwrap(tenantId: string, wrapped: string): Buffer {
-    const envelope = parseEnvelope(wrapped);
-    const master = this.ring.find(envelope.keyId);
-    if (master === undefined) {
-      throw new DataKeyUnavailableError(
-        `the data key of tenant '${tenantId}' is wrapped by master key '${envelope.keyId}', which is not in ENCRYPTION_KEYS`,
-      );
-    }
-    return open(master.key, envelope, dataKeyAad(tenantId));
+    return this.unwrapKeyMaterial(wrapped, dataKeyAad(tenantId), `the data key of tenant '${tenantId}'`);
   }
 
   /** A cached key: of `version`, or the tenant's current one when no version is given. */

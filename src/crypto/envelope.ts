@@ -77,3 +77,8 @@ export function dataKeyAad(tenantId: string): Buffer {
 export function secretFieldAad(tenantId: string, integrationId: string, field: string): Buffer {
   return Buffer.from(`integrations-api/secret/v1\0${tenantId}\0${integrationId}\0${field}`);
 }
+
+/** AAD of one of the service's token-signing private keys (issue 13), by its key id. */
+export function signingKeyAad(kid: string): Buffer {
+  return Buffer.from(`integrations-api/signing-key/v1\0${kid}`);
+}

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { SigningKeysService } from '../clients/signing-keys.service';
 import { ConfigError } from '../config/config-error';
 import { IntegrationsService } from '../integrations/integrations.service';
 import { TenantKeysService } from '../tenants/tenant-keys.service';
@@ -11,6 +12,9 @@ export interface KeyUsage {
   tenants: number;
   integrations: number;
   secrets: number;
+  /** The service's token-signing keys under this master key (issue 13), and of those the ones that still sign. */
+  signingKeys: number;
+  currentSigningKeys: number;
   inRing: boolean;
   active: boolean;
 }
@@ -28,6 +32,9 @@ export interface RotationSummary {
   reencrypted: number;
   /** Integrations whose secrets were re-encrypted (reencrypt mode). */
   integrations: number;
+  /** Token-signing private keys re-wrapped under the active master key (both modes). */
+  signingKeys: number;
+  /** Tenants (or `signing key '…'`) that failed, and why. */
   failed: { tenantId: string; reason: string }[];
   seconds: number;
 }
@@ -55,16 +62,18 @@ export class KeyManagementService {
     private readonly tenantKeys: TenantKeysService,
     private readonly integrations: IntegrationsService,
     private readonly dataKeys: DataKeyService,
+    private readonly signingKeys: SigningKeysService,
   ) {}
 
   async usage(): Promise<KeyUsage[]> {
-    const [perKey, masterKeyOf, inventory] = await Promise.all([
+    const [perKey, masterKeyOf, inventory, signing] = await Promise.all([
       this.tenantKeys.usage(),
       this.tenantKeys.masterKeyOfEach(),
       this.integrations.inventory(),
+      this.signingKeys.usage(),
     ]);
     const ring = this.dataKeys.masterKeyIds;
-    const ids = [...new Set([...ring, ...perKey.map((row) => row.masterKeyId)])];
+    const ids = [...new Set([...ring, ...perKey.map((row) => row.masterKeyId), ...signing.map((row) => row.masterKeyId)])];
     const totals = new Map(ids.map((id) => [id, { integrations: 0, secrets: 0 }]));
     for (const [tenantId, counts] of inventory) {
       const total = totals.get(masterKeyOf.get(tenantId) ?? '');
@@ -76,17 +85,32 @@ export class KeyManagementService {
       masterKeyId,
       tenants: perKey.find((row) => row.masterKeyId === masterKeyId)?.tenants ?? 0,
       ...totals.get(masterKeyId)!,
+      signingKeys: signing.find((row) => row.masterKeyId === masterKeyId)?.keys ?? 0,
+      currentSigningKeys: signing.find((row) => row.masterKeyId === masterKeyId)?.current ?? 0,
       inRing: ring.includes(masterKeyId),
       active: masterKeyId === this.dataKeys.activeMasterKeyId,
     }));
   }
 
-  /** Refuses to run with a ring that lacks a master key still wrapping data keys (they would be unreadable). */
+  /**
+   * Refuses to run with a ring that lacks a master key still wrapping data
+   * keys (they would be unreadable), or the private half of a token-signing
+   * key that still signs. Retired signing keys never sign again: they do not count.
+   */
   async assertRingCoversData(): Promise<void> {
     const ring = this.dataKeys.masterKeyIds;
-    const missing = (await this.tenantKeys.usage()).filter((usage) => !ring.includes(usage.masterKeyId) && usage.tenants > 0);
+    const [tenants, signing] = await Promise.all([this.tenantKeys.usage(), this.signingKeys.usage()]);
+    const missing = [...new Set([...tenants.map((u) => u.masterKeyId), ...signing.map((u) => u.masterKeyId)])]
+      .filter((id) => !ring.includes(id))
+      .map((id) => ({ masterKeyId: id, tenants: tenants.find((u) => u.masterKeyId === id)?.tenants ?? 0, signing: signing.find((u) => u.masterKeyId === id)?.current ?? 0 }))
+      .filter((m) => m.tenants > 0 || m.signing > 0);
     if (missing.length === 0) return;
-    const names = missing.map((m) => `'${m.masterKeyId}' (still wraps the data keys of ${m.tenants} tenant${m.tenants === 1 ? '' : 's'})`);
+    const signingKeys = (n: number): string => `${n} token-signing key${n === 1 ? '' : 's'}`;
+    const names = missing.map((m) =>
+      m.tenants > 0
+        ? `'${m.masterKeyId}' (still wraps the data keys of ${m.tenants} tenant${m.tenants === 1 ? '' : 's'})${m.signing > 0 ? ` and ${signingKeys(m.signing)}` : ''}`
+        : `'${m.masterKeyId}' (still wraps ${signingKeys(m.signing)})`,
+    );
     throw new ConfigError(
       `ENCRYPTION_KEYS lacks master key ${names.join(' and ')}: put it back after the active key, run npm run keys:rotate, and remove it only when npm run keys:status shows 0 tenants on it`,
     );
@@ -101,7 +125,11 @@ export class KeyManagementService {
     const masterKeyId = this.dataKeys.activeMasterKeyId;
     const run = await this.journal.openRun(mode, masterKeyId);
     const filter: RotationFilter = mode === 'rewrap' ? { mode, masterKeyId } : { mode, startedAt: run.startedAt };
-    const summary: RotationSummary = { mode, masterKeyId, rewrapped: 0, reencrypted: 0, integrations: 0, failed: [], seconds: 0 };
+    const summary: RotationSummary = { mode, masterKeyId, rewrapped: 0, reencrypted: 0, integrations: 0, signingKeys: 0, failed: [], seconds: 0 };
+    // The service's own signing keys first: a handful of rows, each re-wrapped like a data key.
+    const signing = await this.signingKeys.rewrapAll();
+    summary.signingKeys = signing.rewrapped;
+    for (const failure of signing.failed) summary.failed.push({ tenantId: `signing key '${failure.kid}'`, reason: failure.reason });
     const progress = { done: 0, total: await this.tenantKeys.countForRotation(filter), failed: 0 };
     onProgress(progress);
 

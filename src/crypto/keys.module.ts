@@ -1,5 +1,6 @@
 import { Injectable, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { SigningKeysModule } from '../clients/signing-keys.module';
 import { IntegrationsModule } from '../integrations/integrations.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { CryptoModule } from './crypto.module';
@@ -7,9 +8,9 @@ import { KeyManagementService } from './key-management.service';
 import { KeyRotationEntity } from './key-rotation.entity';
 import { KeyRotationRepository } from './key-rotation.repository';
 
-/** Master-key rotation and reporting (keys:status, keys:rotate), on the tenants' and integrations' services. */
+/** Master-key rotation and reporting (keys:status, keys:rotate), on the tenants', integrations' and signing keys' services. */
 @Module({
-  imports: [TypeOrmModule.forFeature([KeyRotationEntity]), CryptoModule, TenantsModule, IntegrationsModule],
+  imports: [TypeOrmModule.forFeature([KeyRotationEntity]), CryptoModule, TenantsModule, IntegrationsModule, SigningKeysModule],
   providers: [KeyRotationRepository, KeyManagementService],
   exports: [KeyManagementService],
 })

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import { LoggerModule, PinoLogger } from 'nestjs-pino';
 import type { Options } from 'pino-http';
+import { FORM_ROUTES } from '../clients/form-body';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { AppLogger } from './app.logger';
 import { forPerson, prettyDestination } from './terminal';
@@ -36,6 +37,19 @@ import { forPerson, prettyDestination } from './terminal';
 })
 export class LoggingModule {}
 
+/**
+ * The URL of a request line: as the client sent it (with a /1.0 prefix, if
+ * any), but without the query string of the token endpoint. RFC 6749 forbids
+ * client credentials in a URL; a client that puts them there anyway must not
+ * get them into the logs.
+ */
+export function loggedUrl(request: { originalUrl: string; routeOptions: { url?: string } }): string {
+  const url = request.originalUrl;
+  const query = url.indexOf('?');
+  if (query < 0 || !FORM_ROUTES.has(request.routeOptions.url ?? '')) return url;
+  return `${url.slice(0, query)}?[query not logged]`;
+}
+
 /** One line per request when LOG_REQUESTS is on: id, method, URL, status and time. */
 export function registerRequestLogging(fastify: FastifyInstance, enabled: boolean): void {
   if (!enabled) return;
@@ -45,7 +59,7 @@ export function registerRequestLogging(fastify: FastifyInstance, enabled: boolea
         reqId: request.id,
         // Plain keys: pino-http's req/res serializers expect node's request objects.
         method: request.method,
-        url: request.url,
+        url: loggedUrl(request),
         statusCode: reply.statusCode,
         responseTime: Math.round(reply.elapsedTime),
       },

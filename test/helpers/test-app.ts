@@ -104,6 +104,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
       // Leave a shared database as we found it: only this run's rows carry its marker.
       const db = app.get(DatabaseService);
       await db.query('DELETE FROM integrations WHERE tenant_id LIKE ?', [`%-${run}-%`]);
+      await db.query('DELETE FROM api_client_revocations WHERE tenant_id LIKE ?', [`%-${run}-%`]);
       await db.query('DELETE FROM tenants WHERE id LIKE ?', [`%-${run}-%`]);
       await db.query('DELETE FROM deleted_tenants WHERE id LIKE ?', [`%-${run}-%`]);
       await app.close();

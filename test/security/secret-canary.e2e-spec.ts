@@ -13,6 +13,7 @@ import {
   type ChildApp,
 } from '../helpers/child-app';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import { basicAuth, form } from '../helpers/clients';
 import { adminToken, TEST_JWT_SECRET, token } from '../helpers/test-app';
 
 /**
@@ -66,6 +67,12 @@ describe('Security: secrets never leak (canaries)', () => {
     return value;
   }
 
+  /** A secret the service made (a client secret, an access token), searched for like a canary. */
+  function track(value: string, what: string): string {
+    canaries.set(value, what);
+    return value;
+  }
+
   const canariesIn = (value: unknown): string[] => {
     const text = typeof value === 'string' ? value : JSON.stringify(value);
     return [...canaries.keys()].filter((c) => text.includes(c));
@@ -75,9 +82,9 @@ describe('Security: secrets never leak (canaries)', () => {
     label: string,
     method: string,
     path: string,
-    options: { jwt?: string; body?: unknown; raw?: string; type?: string; allowed?: Iterable<string> } = {},
+    options: { jwt?: string; body?: unknown; raw?: string; type?: string; allowed?: Iterable<string>; headers?: Record<string, string> } = {},
   ): Promise<Exchange> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...options.headers };
     if (options.jwt !== undefined) headers.authorization = `Bearer ${options.jwt}`;
     const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     if (payload !== undefined) headers['content-type'] = options.type ?? 'application/json';
@@ -239,6 +246,60 @@ describe('Security: secrets never leak (canaries)', () => {
       ).status,
     ).toBe(403);
 
+    // 5b. API clients (issue 13): a client secret is shown once, in the answer that makes it; an access token only in
+    // the answer of POST /token. Neither may appear anywhere else: not in a log line, not in another answer.
+    const clientWriter = token({ scope: 'clients:write integrations:read integrations:secrets', tenants: [tenant] });
+    const created = await call('create an API client', 'POST', `/tenants/${tenant}/api-clients`, {
+      jwt: clientWriter,
+      body: { name: 'Canary client', scope: 'integrations:read integrations:secrets' },
+    });
+    expect(created.status).toBe(201);
+    const apiClient = JSON.parse(created.body) as { 'client-id': string; 'client-secret': string };
+    created.allowed = new Set([track(apiClient['client-secret'], 'client secret (at creation)')]);
+    const clientBasic = basicAuth(apiClient['client-id'], apiClient['client-secret']);
+    const issued = await call('POST /token (Basic)', 'POST', '/token', {
+      raw: form({ grant_type: 'client_credentials' }),
+      type: 'application/x-www-form-urlencoded',
+      headers: { authorization: clientBasic },
+    });
+    expect(issued.status).toBe(200);
+    const accessToken = track((JSON.parse(issued.body) as { access_token: string }).access_token, 'access token');
+    issued.allowed = new Set([accessToken]);
+    const formIssued = await call('POST /1.0/oauth/token (form fields)', 'POST', '/1.0/oauth/token', {
+      raw: form({ grant_type: 'client_credentials', client_id: apiClient['client-id'], client_secret: apiClient['client-secret'] }),
+      type: 'application/x-www-form-urlencoded',
+    });
+    expect(formIssued.status).toBe(200);
+    formIssued.allowed = new Set([track((JSON.parse(formIssued.body) as { access_token: string }).access_token, 'access token (form)')]);
+    expect((await call('read with the access token', 'GET', `${base}/twilio`, { jwt: accessToken, allowed: stored.get('twilio') })).status).toBe(200);
+    expect((await call('list clients', 'GET', `/tenants/${tenant}/api-clients`, { jwt: clientWriter })).status).toBe(200);
+    expect((await call('read the client', 'GET', `/tenants/${tenant}/api-clients/${apiClient['client-id']}`, { jwt: clientWriter })).status).toBe(200);
+    // Failures: a wrong secret (itself a canary) by Basic and by form, credentials in the query string, a bad scope.
+    const wrongSecret = rejected('wrong client secret');
+    for (const [label, path, raw, headers] of [
+      ['wrong secret by Basic', '/token', form({ grant_type: 'client_credentials' }), { authorization: basicAuth(apiClient['client-id'], wrongSecret) }],
+      ['wrong secret by form', '/token', form({ grant_type: 'client_credentials', client_id: apiClient['client-id'], client_secret: wrongSecret }), {}],
+      ['secret in the query string', `/token?client_id=${apiClient['client-id']}&client_secret=${rejected('client secret in a URL')}`, form({ grant_type: 'client_credentials' }), {}],
+      ['unknown grant with the secret', '/token', form({ grant_type: 'password', password: rejected('password grant') }), { authorization: clientBasic }],
+      ['scope beyond the client', '/token', form({ grant_type: 'client_credentials', scope: 'integrations:write' }), { authorization: clientBasic }],
+      ['secret as JSON', '/token', JSON.stringify({ grant_type: 'client_credentials', client_secret: rejected('client secret as JSON') }), {}],
+    ] as [string, string, string, Record<string, string>][]) {
+      const type = raw.startsWith('{') ? 'application/json' : 'application/x-www-form-urlencoded';
+      const answer = await call(`token failure: ${label}`, 'POST', path, { raw, type, headers });
+      expect({ label, status: answer.status }).toEqual({ label, status: expect.any(Number) });
+      expect(answer.status).toBeGreaterThanOrEqual(400);
+      expect(answer.status).toBeLessThan(500);
+    }
+    const rotated = await call('rotate the client secret', 'POST', `/tenants/${tenant}/api-clients/${apiClient['client-id']}/secret`, { jwt: clientWriter });
+    expect(rotated.status).toBe(200);
+    rotated.allowed = new Set([track((JSON.parse(rotated.body) as { 'client-secret': string })['client-secret'], 'client secret (rotated)')]);
+    expect((await call('delete the client', 'DELETE', `/tenants/${tenant}/api-clients/${apiClient['client-id']}`, { jwt: clientWriter })).status).toBe(204);
+    expect((await call('read with a revoked access token', 'GET', `${base}/twilio`, { jwt: accessToken })).status).toBe(401);
+    expect(
+      (await call('POST /token after the delete', 'POST', '/token', { raw: form({ grant_type: 'client_credentials' }), type: 'application/x-www-form-urlencoded', headers: { authorization: clientBasic } }))
+        .status,
+    ).toBe(401);
+
     // 6. Vendors that echo the credentials in their errors: the verification answer must not repeat them.
     for (const vendor of VENDORS) {
       const verified = await call(`verify ${vendor.type} (vendor echoes)`, 'POST', `${base}/${vendor.type}/verify`, { jwt: writer });
@@ -298,12 +359,14 @@ describe('Security: secrets never leak (canaries)', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
 
     // 9. The documentation and the type list.
-    for (const path of ['/docs-json', '/docs', '/integration-types', '/health/live', '/health/ready'])
+    for (const path of ['/docs-json', '/docs', '/integration-types', '/health/live', '/health/ready', '/.well-known/jwks.json', '/.well-known/oauth-authorization-server'])
       await call(`GET ${path}`, 'GET', path, { jwt: admin });
 
     // At rest: no canary in any column of the database.
     const rows = await database.query<Record<string, unknown>[]>('SELECT * FROM integrations WHERE tenant_id = ?', [tenant]);
-    const atRest = canariesIn(rows);
+    // API clients keep only scrypt hashes of their secrets.
+    const clientRows = await database.query<Record<string, unknown>[]>('SELECT * FROM api_clients WHERE tenant_id = ?', [tenant]);
+    const atRest = canariesIn([rows, clientRows]);
     await database.query('DELETE FROM integrations WHERE tenant_id = ?', [tenant]);
     await database.query('DELETE FROM tenants WHERE id = ?', [tenant]);
     await database.destroy();

@@ -114,3 +114,35 @@ export class SecretUnreadableError extends DomainError {
     super(`A stored secret of integration '${integrationId}' in tenant '${tenantId}' could not be decrypted; an operator must re-enter it`);
   }
 }
+
+/** The error codes of RFC 6749 §5.2 that the token endpoint answers with. */
+export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_scope';
+
+/**
+ * An error of the token endpoint (issue 13), answered as RFC 6749 §5.2 says:
+ * `{"error": "invalid_client", "error_description": "…"}`, which is also the
+ * original API's own `{"error"}` map. invalid_client is a 401 with
+ * `WWW-Authenticate: Basic` (§5.2: the client may retry with HTTP Basic);
+ * the others are 400s.
+ */
+export class OAuthError extends DomainError {
+  readonly status: number;
+  override readonly headers: Record<string, string>;
+
+  constructor(
+    readonly code: OAuthErrorCode,
+    description: string,
+  ) {
+    super(description);
+    this.status = code === 'invalid_client' ? 401 : 400;
+    this.headers = code === 'invalid_client' ? { 'WWW-Authenticate': 'Basic' } : {};
+  }
+}
+
+export class ApiClientNotFoundError extends DomainError {
+  readonly status = 404;
+  readonly code = 'API_CLIENT_NOT_FOUND';
+  constructor(tenantId: string, clientId: string) {
+    super(`API client '${displayId(clientId)}' does not exist in tenant '${displayId(tenantId)}'`);
+  }
+}

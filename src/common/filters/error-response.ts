@@ -1,10 +1,12 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { isDatabaseUnavailable } from '../../database/database-errors';
-import { DatabaseUnavailableError, DomainError, type ErrorDetail } from '../errors/domain-errors';
+import { DatabaseUnavailableError, DomainError, OAuthError, type ErrorDetail } from '../errors/domain-errors';
 
 export interface ErrorBody {
   error: string;
-  code: string;
+  code?: string;
+  /** RFC 6749 §5.2's human-readable text, beside its code in `error` (token endpoint only). */
+  error_description?: string;
   details?: ErrorDetail[];
   requestId?: string;
 }
@@ -58,6 +60,10 @@ const STATUS_CODES: Record<number, string> = {
  * wrote reach the client: driver, SQL and stack text never do.
  */
 export function toErrorResponse(exception: unknown): ErrorResponse {
+  if (exception instanceof OAuthError) {
+    // RFC 6749 §5.2: the code is the error; the message is its description.
+    return { status: exception.status, body: { error: exception.code, error_description: exception.message }, headers: exception.headers, unexpected: false };
+  }
   if (exception instanceof DomainError) {
     return {
       status: exception.status,

@@ -134,6 +134,14 @@ describe('POST /token (client credentials)', () => {
       payload: JSON.stringify(CLIENT_CREDENTIALS),
     });
     expectOAuthError(json, 400, 'invalid_request', 'The token endpoint takes its parameters as application/x-www-form-urlencoded (RFC 6749 §4.4.2)');
+    // A JSON body that does not parse, or is empty, is refused before the endpoint runs: still an RFC 6749 §5.2 answer.
+    for (const [payload, description] of [
+      ['{"grant_type":', "Body is not valid JSON but content-type is set to 'application/json'"],
+      ['', "Body cannot be empty when content-type is set to 'application/json'"],
+    ]) {
+      const response = await t.app.inject({ method: 'POST', url: '/token', headers: { ...auth, 'content-type': 'application/json' }, payload });
+      expectOAuthError(response, 400, 'invalid_request', description);
+    }
     expectOAuthError(await t.app.inject({ method: 'POST', url: '/token', headers: auth }), 400, 'invalid_request');
     expectOAuthError(await postToken(t, {}, auth), 400, 'invalid_request', 'grant_type is missing; send grant_type=client_credentials');
     const repeated = await t.app.inject({

@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { toErrorResponse } from './error-response';
+import { FORM_ROUTES } from '../../clients/form-body';
+import { toErrorResponse, toTokenEndpointErrorResponse } from './error-response';
 
 /**
  * Every error of every route ends here (registered as APP_FILTER, so tests that
@@ -20,7 +21,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
 }
 
 export function sendError(reply: FastifyReply, request: FastifyRequest, exception: unknown, logger: Logger): void {
-  const response = toErrorResponse(exception);
+  // The token endpoint (the only routes that take form bodies) answers its 400s as RFC 6749 §5.2 says.
+  const response = FORM_ROUTES.has(request.routeOptions?.url ?? '') ? toTokenEndpointErrorResponse(exception) : toErrorResponse(exception);
   if (response.unexpected) {
     // Name and code only: driver messages can quote SQL and parameter values.
     const name = exception instanceof Error ? exception.name : typeof exception;

@@ -19,6 +19,19 @@ export interface ErrorResponse {
   unexpected: boolean;
 }
 
+/**
+ * The answer of the token endpoint (RFC 6749 §5.2): its own refusals are
+ * OAuthErrors already; a 400 raised before it runs (a JSON body that does not
+ * parse, or is empty) is an `invalid_request` too, with the message as its
+ * description, so that every 400 of the endpoint has the RFC's shape. Its
+ * other failures (413, 415, 429, 5xx) keep the API's error format.
+ */
+export function toTokenEndpointErrorResponse(exception: unknown): ErrorResponse {
+  const response = toErrorResponse(exception);
+  if (response.status !== 400 || exception instanceof OAuthError) return response;
+  return { ...response, body: { error: 'invalid_request', error_description: response.body.error } };
+}
+
 /** Fastify's own errors (body parsing, limits, routing) carry `statusCode` and an `FST_…` code. */
 interface FastifyLikeError {
   statusCode?: number;

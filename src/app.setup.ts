@@ -6,9 +6,10 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
+import { clientSchemas } from './clients/clients.openapi';
 import { registerFormParser } from './clients/form-body';
 import { sendError } from './common/filters/all-exceptions.filter';
-import { errorSchemas, headerComponents } from './common/openapi';
+import { errorSchemas, headerComponents, oauthErrorSchemas } from './common/openapi';
 import { securityHeaders } from './common/security-headers';
 import { integrationSchemas } from './integrations/integrations.openapi';
 import type { Configuration } from './config/configuration';
@@ -63,7 +64,15 @@ export function createAdapter(config: Configuration): FastifyAdapter {
 }
 
 /** Request and response DTOs whose schemas Nest derives from the class: closed, like the service (unknown fields are refused). */
-const CLOSED_DTO_SCHEMAS = ['CreateTenantDto', 'UpdateTenantDto', 'TenantResponse'];
+const CLOSED_DTO_SCHEMAS = [
+  'CreateTenantDto',
+  'UpdateTenantDto',
+  'TenantResponse',
+  'CreateApiClientDto',
+  'ApiClientResponse',
+  'CreatedApiClientResponse',
+  'RotatedApiClientResponse',
+];
 
 /**
  * The OpenAPI document, a contract (issue 17): Nest's scan of the controllers,
@@ -90,7 +99,13 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .addBasicAuth({ type: 'http', scheme: 'basic', description: 'API client id and secret, for POST /token' }, 'client')
     .build();
   const document = SwaggerModule.createDocument(app, builder);
-  const schemas = { ...document.components?.schemas, ...errorSchemas(), ...integrationSchemas() };
+  const schemas = {
+    ...document.components?.schemas,
+    ...errorSchemas(),
+    ...oauthErrorSchemas(),
+    ...integrationSchemas(),
+    ...clientSchemas(),
+  };
   for (const name of CLOSED_DTO_SCHEMAS) {
     const schema = schemas[name];
     if (schema && !('$ref' in schema)) schema.additionalProperties = false;

@@ -1,3 +1,4 @@
+import { basicAuth, clientToken, createClient, form, postToken } from './helpers/clients';
 import { adminToken, bearer, createTenant, startTestApp, token, type TestApp } from './helpers/test-app';
 
 /**
@@ -425,6 +426,152 @@ describe('OpenAPI request schemas (issue 17)', () => {
       if (response.status !== status || !exampleMessages(route, status).includes(message)) {
         failures.push(
           `${route} ${status}: got ${response.status} ${JSON.stringify(message)}; examples: ${JSON.stringify(exampleMessages(route, status))}`,
+        );
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("gives the real messages as the examples of the API-client routes and the token endpoint's RFC 6749 answers (issue 13)", async () => {
+    const iid = await createTenant(t, 'examples-clients');
+    const reader = await createClient(t, iid, 'integrations:read');
+    const basic = { authorization: basicAuth(reader.id, reader.secret) };
+    const grant = { grant_type: 'client_credentials' };
+    const clients = `/tenants/${iid}/api-clients`;
+    const json = (payload: string, headers: Record<string, string> = basic) =>
+      t.app.inject({ method: 'POST', url: '/token', headers: { ...headers, 'content-type': 'application/json' }, payload });
+    // A client whose secret was replaced, and whose overlap has ended.
+    const rotated = await createClient(t, iid, 'integrations:read');
+    expect(
+      (
+        await t
+          .http()
+          .post(`${clients}/${rotated.id}/secret`)
+          .set(...admin)
+      ).status,
+    ).toBe(200);
+    const past = new Date(Date.now() - 60_000).toISOString().replace('T', ' ').replace('Z', '');
+    await t.db.query('UPDATE api_clients SET previous_secret_expires_at = ? WHERE id = ?', [past, rotated.id]);
+    // A token of a client deleted since.
+    const deleted = await createClient(t, iid, 'integrations:read');
+    const revokedToken = await clientToken(t, deleted);
+    expect(
+      (
+        await t
+          .http()
+          .delete(`${clients}/${deleted.id}`)
+          .set(...admin)
+      ).status,
+    ).toBe(204);
+
+    type Answer = { status: number; body: Record<string, string> };
+    const viaInject = async (call: Promise<{ statusCode: number; json: () => unknown }>): Promise<Answer> => {
+      const response = await call;
+      return { status: response.statusCode, body: response.json() as Record<string, string> };
+    };
+    const create = (jwt: string, body: unknown): Promise<Answer> =>
+      t
+        .http()
+        .post(clients)
+        .set(...bearer(jwt))
+        .send(body as object);
+    const manager = token({ scope: 'clients:write integrations:read', tenants: [iid] });
+    const cases: [string, number, () => Promise<Answer>][] = [
+      ['POST /tenants/{iid}/api-clients', 400, () => create(adminToken(), { name: 'x', scope: 'integrations:delete' })],
+      ['POST /tenants/{iid}/api-clients', 400, () => create(adminToken(), { name: 'x', scope: 'platform:admin' })],
+      ['POST /tenants/{iid}/api-clients', 400, () => create(adminToken(), { scope: 'integrations:read' })],
+      ['POST /tenants/{iid}/api-clients', 400, () => create(adminToken(), { name: 'x', scope: 'integrations:read', extra: 1 })],
+      ['POST /tenants/{iid}/api-clients', 403, () => create(manager, { name: 'x', scope: 'integrations:secrets' })],
+      [
+        'POST /tenants/{iid}/api-clients',
+        403,
+        () => create(token({ scope: 'integrations:read', tenants: [iid] }), { name: 'x', scope: 'integrations:read' }),
+      ],
+      [
+        'POST /tenants/{iid}/api-clients',
+        404,
+        () =>
+          t
+            .http()
+            .post(`/tenants/${t.uniqueId('gone')}/api-clients`)
+            .set(...admin)
+            .send({ name: 'x', scope: 'integrations:read' }),
+      ],
+      [
+        'GET /tenants/{iid}/api-clients/{clientId}',
+        404,
+        () =>
+          t
+            .http()
+            .get(`${clients}/ic-5f0c2a9d81e34b7a6c0d1e2f`)
+            .set(...admin),
+      ],
+      [
+        'GET /tenants/{iid}/api-clients/{clientId}',
+        400,
+        () =>
+          t
+            .http()
+            .get(`${clients}/a%20b`)
+            .set(...admin),
+      ],
+      [
+        'GET /tenants/{iid}/integrations',
+        401,
+        () =>
+          t
+            .http()
+            .get(`/tenants/${iid}/integrations`)
+            .set(...bearer(revokedToken)),
+      ],
+      ['POST /token', 400, () => viaInject(json(JSON.stringify(grant)))],
+      ['POST /token', 400, () => viaInject(json('{"grant_type":'))],
+      ['POST /token', 400, () => viaInject(json(''))],
+      ['POST /token', 400, () => viaInject(postToken(t, {}, basic))],
+      [
+        'POST /token',
+        400,
+        () =>
+          viaInject(
+            t.app.inject({
+              method: 'POST',
+              url: '/token',
+              headers: { ...basic, 'content-type': 'application/x-www-form-urlencoded' },
+              payload: `${form(grant)}&scope=integrations:read&scope=integrations:read`,
+            }),
+          ),
+      ],
+      ['POST /token', 400, () => viaInject(postToken(t, { ...grant, client_secret: reader.secret }, basic))],
+      ['POST /token', 400, () => viaInject(postToken(t, { ...grant, client_id: 'ic-other' }, basic))],
+      ['POST /token', 400, () => viaInject(postToken(t, { grant_type: 'password' }, basic))],
+      ['POST /token', 400, () => viaInject(postToken(t, { ...grant, scope: 'integrations:write' }, basic))],
+      ['POST /token', 400, () => viaInject(postToken(t, { ...grant, scope: '   ' }, basic))],
+      // The secret the client had before its rotation.
+      ['POST /token', 400, () => viaInject(postToken(t, grant, { authorization: basicAuth(rotated.id, rotated.secret) }))],
+      ['POST /token', 401, () => viaInject(postToken(t, grant, { authorization: basicAuth(reader.id, `${reader.secret}x`) }))],
+      ['POST /token', 401, () => viaInject(postToken(t, grant))],
+      ['POST /token', 401, () => viaInject(postToken(t, grant, { authorization: `Basic ${Buffer.from(reader.id).toString('base64')}` }))],
+    ];
+    /** The messages, or the RFC 6749 descriptions, the document gives as examples of one status of one operation. */
+    const examples = (route: string, status: number): string[] => {
+      const [method, template] = route.split(' ');
+      const operation = t.contract.document.paths[template][method.toLowerCase() as 'get'];
+      const response = operation?.responses[String(status)] as {
+        content?: Record<string, { examples?: Record<string, { value: Record<string, string> }> }>;
+      };
+      return Object.values(response?.content?.['application/json']?.examples ?? {}).map(
+        (example) => example.value.error_description ?? example.value.error,
+      );
+    };
+    const failures: string[] = [];
+    for (const [route, status, request] of cases) {
+      const response = await request();
+      const text = String(response.body.error_description ?? response.body.error)
+        .replace(/'[A-Za-z0-9._-]*-[a-z0-9]{6}-\d+'/g, "'acme'")
+        .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/, '2026-11-30T10:00:00.000Z');
+      if (response.status !== status || !examples(route, status).includes(text)) {
+        failures.push(
+          `${route} ${status}: got ${response.status} ${JSON.stringify(text)}; examples: ${JSON.stringify(examples(route, status))}`,
         );
       }
     }

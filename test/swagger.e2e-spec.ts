@@ -79,6 +79,15 @@ describe('OpenAPI and Swagger UI', () => {
         'GET /integration-types',
         'GET /health/live',
         'GET /health/ready',
+        'POST /tenants/{iid}/api-clients',
+        'GET /tenants/{iid}/api-clients',
+        'GET /tenants/{iid}/api-clients/{clientId}',
+        'DELETE /tenants/{iid}/api-clients/{clientId}',
+        'POST /tenants/{iid}/api-clients/{clientId}/secret',
+        'POST /token',
+        'POST /oauth/token',
+        'GET /.well-known/jwks.json',
+        'GET /.well-known/oauth-authorization-server',
       ]),
     );
     // Every route the app serves, read from the controllers, is in the document.
@@ -124,7 +133,12 @@ describe('OpenAPI and Swagger UI', () => {
   });
 
   it('lists the error codes of each status as an enum, with real messages as examples', () => {
-    expect(doc.components.schemas.Error404.properties?.code.enum).toEqual(['TENANT_NOT_FOUND', 'INTEGRATION_NOT_FOUND', 'NOT_VERIFIED']);
+    expect(doc.components.schemas.Error404.properties?.code.enum).toEqual([
+      'TENANT_NOT_FOUND',
+      'INTEGRATION_NOT_FOUND',
+      'NOT_VERIFIED',
+      'API_CLIENT_NOT_FOUND',
+    ]);
     expect(doc.components.schemas.Error409.properties?.code.enum).toEqual(['TENANT_EXISTS', 'WRITE_CONFLICT']);
     const examples = (route: string, status: string) =>
       Object.values(operations().find(([r]) => r === route)![1].responses[status].content!['application/json'].examples ?? {}).map(
@@ -139,6 +153,14 @@ describe('OpenAPI and Swagger UI', () => {
       "Integration 'twilio' does not exist in tenant 'acme'",
     ]);
     expect(examples('GET /tenants', '401')).toContain('Missing bearer token (Authorization: Bearer <JWT>)');
+    // A self-issued token of a deleted API client (issue 13), on every protected route.
+    for (const [route, operation] of operations()) {
+      if (operation.responses['401'] === undefined || route.endsWith('/token')) continue;
+      expect({ route, examples: examples(route, '401') }).toEqual({
+        route,
+        examples: expect.arrayContaining(['Token has been revoked: its API client was deleted']),
+      });
+    }
     expect(examples('GET /tenants', '429')).toEqual(['Rate limit reached; retry after 42 s']);
     expect(examples('POST /tenants/{iid}/integrations', '409')).toEqual([
       'The integration kept changing while this write was retried; send it again',
@@ -166,6 +188,34 @@ describe('OpenAPI and Swagger UI', () => {
       }
     }
     expect(problems).toEqual([]);
+  });
+
+  it('documents the token endpoint as RFC 6749 has it: a form body, §5.2 error bodies by status, its other failures in the API format (issue 13)', () => {
+    for (const path of ['/token', '/oauth/token']) {
+      const operation = doc.paths[path].post;
+      expect(Object.keys(operation.requestBody!.content)).toEqual(['application/x-www-form-urlencoded']);
+      expect(operation.requestBody!.content['application/x-www-form-urlencoded'].schema).toEqual({
+        $ref: '#/components/schemas/TokenRequest',
+      });
+      // HTTP Basic, or the client_id and client_secret form fields (no Authorization header).
+      expect(operation.security).toEqual([{ client: [] }, {}]);
+      expect(Object.keys(operation.responses)).toEqual(['200', '400', '401', '413', '415', '429', '500', '503']);
+      const schemaOf = (status: string) => operation.responses[status].content?.['application/json'].schema;
+      expect(schemaOf('200')).toEqual({ $ref: '#/components/schemas/TokenResponse' });
+      expect(Object.keys(operation.responses['200'].headers ?? {}).sort()).toEqual(['Cache-Control', 'Pragma', 'X-Request-Id']);
+      expect(schemaOf('400')).toEqual({ $ref: '#/components/schemas/OAuthError400' });
+      expect(schemaOf('401')).toEqual({ $ref: '#/components/schemas/OAuthError401' });
+      expect(operation.responses['401'].headers?.['WWW-Authenticate']).toMatchObject({ required: true, schema: { enum: ['Basic'] } });
+      for (const status of ['413', '415', '429', '500', '503'])
+        expect(schemaOf(status)).toEqual({ $ref: `#/components/schemas/Error${status}` });
+    }
+    const { TokenRequest, OAuthError400, OAuthError401 } = doc.components.schemas;
+    expect(TokenRequest).toMatchObject({ type: 'object', required: ['grant_type'] });
+    expect(Object.keys(TokenRequest.properties ?? {})).toEqual(['grant_type', 'scope', 'client_id', 'client_secret']);
+    expect(OAuthError400).toMatchObject({ additionalProperties: false, required: ['error', 'error_description', 'requestId'] });
+    expect(OAuthError400.properties?.error.enum).toEqual(['invalid_request', 'invalid_grant', 'unsupported_grant_type', 'invalid_scope']);
+    expect(OAuthError401.properties?.error.enum).toEqual(['invalid_client']);
+    expect(doc.components.schemas.CreateApiClientDto).toMatchObject({ additionalProperties: false, required: ['name', 'scope'] });
   });
 
   it('describes integration bodies as anyOf of closed per-vendor schemas, type a one-value enum, with the seed examples', () => {

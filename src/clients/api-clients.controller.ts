@@ -3,13 +3,21 @@ import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@ne
 import type { FastifyReply } from 'fastify';
 import { ActsOnTenant, CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Scope, type Principal } from '../auth/scopes';
+import { ApiErrors, ERR, ID_SCHEMA, responseHeaders } from '../common/openapi';
 import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
 import { ResourceIdPipe } from '../common/pipes/resource-id.pipe';
 import { ApiClientsService } from './api-clients.service';
-import { ApiCreateClientErrors, ApiListClientsErrors, ApiOneClientErrors } from './clients.openapi';
+import { CLIENT_ERRORS as E } from './clients.openapi';
 import { ApiClientResponse, CreateApiClientDto, CreatedApiClientResponse, RotatedApiClientResponse } from './dto/api-client.dto';
 
-const CLIENT_ID = { name: 'clientId', description: 'API client id (the client_id of POST /token)', example: 'ic-5f0c2a9d81e34b7a6c0d1e2f' };
+const CLIENT_ID = {
+  name: 'clientId',
+  description: 'API client id (the client_id of POST /token)',
+  example: 'ic-5f0c2a9d81e34b7a6c0d1e2f',
+  schema: ID_SCHEMA,
+};
+const CLIENT_REF = { $ref: '#/components/schemas/ApiClientResponse' };
+const FORBIDDEN = 'The token lacks clients:write, or the tenant is not among its tenants';
 
 /**
  * A tenant's API clients (issue 13): systems of the tenant that get their own
@@ -18,7 +26,7 @@ const CLIENT_ID = { name: 'clientId', description: 'API client id (the client_id
  */
 @ApiTags('api-clients')
 @ApiBearerAuth()
-@ApiParam({ name: 'iid', description: 'Tenant id' })
+@ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
 @Controller('tenants/:iid/api-clients')
 @ActsOnTenant('iid')
 @RequireScope(Scope.ClientsWrite)
@@ -30,8 +38,22 @@ export class ApiClientsController {
     summary: 'Create an API client; its secret is shown once',
     description: 'Its scope can hold only scopes the caller holds (a platform admin may grant them all), never platform:admin. Its tokens reach only this tenant.',
   })
-  @ApiResponse({ status: 201, description: 'Created; `client-secret` appears only here', type: CreatedApiClientResponse })
-  @ApiCreateClientErrors()
+  @ApiResponse({
+    status: 201,
+    description: 'Created; `client-secret` appears only here',
+    type: CreatedApiClientResponse,
+    headers: responseHeaders('Cache-Control'),
+  })
+  @ApiErrors(
+    {
+      400: [E.badIid, ERR.badUrl, E.missingName, E.unknownScope, E.adminScope, E.unknownField, ERR.malformedJson, ERR.emptyBody],
+      403: [E.clientsWrite, ERR.foreignTenant, E.mayNotGrant],
+      404: [E.tenant],
+      413: [ERR.tooLarge],
+      415: [ERR.notJson],
+    },
+    { descriptions: { 403: `${FORBIDDEN}, or it asks for a scope the token does not hold` } },
+  )
   create(@Param('iid') iid: string, @Body() dto: CreateApiClientDto, @CurrentPrincipal() principal: Principal): Promise<CreatedApiClientResponse> {
     return this.clients.create(iid, dto, principal);
   }
@@ -40,12 +62,15 @@ export class ApiClientsController {
   @ApiOperation({ summary: "The tenant's API clients, oldest first (no secrets)" })
   @ApiResponse({
     status: 200,
-    description: 'The clients',
-    type: [ApiClientResponse],
-    headers: { 'X-Total-Count': { description: 'Number of clients in all pages', schema: { type: 'integer', example: 1 } } },
+    description: 'The clients; X-Total-Count is the number in all pages',
+    schema: { type: 'array', items: CLIENT_REF },
+    headers: responseHeaders('X-Total-Count'),
   })
   @ApiPageQuery()
-  @ApiListClientsErrors()
+  @ApiErrors(
+    { 400: [E.badIid, ERR.badUrl, ERR.badPage], 403: [E.clientsWrite, ERR.foreignTenant], 404: [E.tenant] },
+    { descriptions: { 403: FORBIDDEN } },
+  )
   async list(@Param('iid') iid: string, @Page() page: PageQuery, @Res({ passthrough: true }) reply: FastifyReply): Promise<ApiClientResponse[]> {
     const { items, total } = await this.clients.list(iid, page.limit, page.offset);
     reply.header('x-total-count', String(total));
@@ -55,8 +80,11 @@ export class ApiClientsController {
   @Get(':clientId')
   @ApiOperation({ summary: 'One API client (no secret)' })
   @ApiParam(CLIENT_ID)
-  @ApiResponse({ status: 200, description: 'The client', type: ApiClientResponse })
-  @ApiOneClientErrors()
+  @ApiResponse({ status: 200, description: 'The client', type: ApiClientResponse, headers: responseHeaders() })
+  @ApiErrors(
+    { 400: [E.badIid, ERR.badUrl, E.badClientId], 403: [E.clientsWrite, ERR.foreignTenant], 404: [E.tenant, E.client] },
+    { descriptions: { 403: FORBIDDEN } },
+  )
   get(@Param('iid') iid: string, @Param('clientId', ResourceIdPipe) clientId: string): Promise<ApiClientResponse> {
     return this.clients.get(iid, clientId);
   }
@@ -68,8 +96,18 @@ export class ApiClientsController {
     description: 'Its secret stops working, and the tokens it was issued are refused at once (within about a second on every instance), not when they expire.',
   })
   @ApiParam(CLIENT_ID)
-  @ApiResponse({ status: 204, description: 'Deleted' })
-  @ApiOneClientErrors()
+  @ApiResponse({ status: 204, description: 'Deleted; no body', headers: responseHeaders() })
+  // A DELETE with a body gets it parsed like any other (400 malformed, 413, 415).
+  @ApiErrors(
+    {
+      400: [E.badIid, ERR.badUrl, E.badClientId, ERR.malformedJson],
+      403: [E.clientsWrite, ERR.foreignTenant],
+      404: [E.tenant, E.client],
+      413: [ERR.tooLarge],
+      415: [ERR.notJson],
+    },
+    { descriptions: { 403: FORBIDDEN } },
+  )
   async delete(@Param('iid') iid: string, @Param('clientId', ResourceIdPipe) clientId: string): Promise<void> {
     await this.clients.delete(iid, clientId);
   }
@@ -83,8 +121,23 @@ export class ApiClientsController {
       'Rotating again within the overlap ends the older secret at once.',
   })
   @ApiParam(CLIENT_ID)
-  @ApiResponse({ status: 200, description: 'The client with its new secret', type: RotatedApiClientResponse })
-  @ApiOneClientErrors()
+  @ApiResponse({
+    status: 200,
+    description: 'The client with its new secret',
+    type: RotatedApiClientResponse,
+    headers: responseHeaders('Cache-Control'),
+  })
+  // It takes no body, but one sent is parsed like any other (400 malformed or empty JSON, 413, 415).
+  @ApiErrors(
+    {
+      400: [E.badIid, ERR.badUrl, E.badClientId, ERR.malformedJson, ERR.emptyBody],
+      403: [E.clientsWrite, ERR.foreignTenant],
+      404: [E.tenant, E.client],
+      413: [ERR.tooLarge],
+      415: [ERR.notJson],
+    },
+    { descriptions: { 403: FORBIDDEN } },
+  )
   rotateSecret(@Param('iid') iid: string, @Param('clientId', ResourceIdPipe) clientId: string): Promise<RotatedApiClientResponse> {
     return this.clients.rotateSecret(iid, clientId);
   }

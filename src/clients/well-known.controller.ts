@@ -2,8 +2,9 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/auth.decorators';
 import { CLIENT_SCOPES } from '../auth/scopes';
-import { ApiErrorExamples } from '../common/openapi';
+import { ApiErrors, responseHeaders } from '../common/openapi';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
+import { JWKS_REF, METADATA_REF } from './clients.openapi';
 import { SigningKeysService, type PublicJwk } from './signing-keys.service';
 
 /** RFC 8414's metadata, as far as this server has any. */
@@ -17,44 +18,6 @@ export interface AuthorizationServerMetadata {
   scopes_supported: string[];
   service_documentation: string;
 }
-
-const JWKS_SCHEMA = {
-  type: 'object',
-  required: ['keys'],
-  properties: {
-    keys: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['kty', 'crv', 'x', 'y', 'kid', 'use', 'alg'],
-        properties: {
-          kty: { type: 'string', enum: ['EC'] },
-          crv: { type: 'string', enum: ['P-256'] },
-          x: { type: 'string', example: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU' },
-          y: { type: 'string', example: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' },
-          kid: { type: 'string', example: '20261129-3fa2c1d4e5f60718' },
-          use: { type: 'string', enum: ['sig'] },
-          alg: { type: 'string', enum: ['ES256'] },
-        },
-      },
-    },
-  },
-};
-
-const METADATA_SCHEMA = {
-  type: 'object',
-  required: ['issuer', 'token_endpoint', 'jwks_uri', 'grant_types_supported', 'token_endpoint_auth_methods_supported', 'response_types_supported'],
-  properties: {
-    issuer: { type: 'string', example: 'https://integrations.example.com' },
-    token_endpoint: { type: 'string', example: 'https://integrations.example.com/token' },
-    jwks_uri: { type: 'string', example: 'https://integrations.example.com/.well-known/jwks.json' },
-    grant_types_supported: { type: 'array', items: { type: 'string' }, example: ['client_credentials'] },
-    token_endpoint_auth_methods_supported: { type: 'array', items: { type: 'string' }, example: ['client_secret_basic', 'client_secret_post'] },
-    response_types_supported: { type: 'array', items: { type: 'string' }, example: [] },
-    scopes_supported: { type: 'array', items: { type: 'string' }, example: [...CLIENT_SCOPES] },
-    service_documentation: { type: 'string', example: 'https://integrations.example.com/docs' },
-  },
-};
 
 /**
  * What others need to check this service's tokens (RFC 7517) and to find its
@@ -89,16 +52,17 @@ export class WellKnownController {
     summary: "The service's token-signing public keys (JWKS)",
     description: 'The key that signs new tokens comes first; a retired key stays until every token it signed has expired.',
   })
-  @ApiResponse({ status: 200, description: 'RFC 7517 JSON Web Key Set', content: { 'application/json': { schema: JWKS_SCHEMA } } })
-  @ApiErrorExamples(500, { unexpected: { error: 'Internal error; quote the request id to an operator', code: 'INTERNAL' } })
+  @ApiResponse({ status: 200, description: 'RFC 7517 JSON Web Key Set', schema: JWKS_REF, headers: responseHeaders() })
+  // Answered from memory: no token, no database.
+  @ApiErrors({}, { auth: false, database: false })
   jwks(): { keys: PublicJwk[] } {
     return this.keys.jwks();
   }
 
   @Get('oauth-authorization-server')
   @ApiOperation({ summary: 'Authorization server metadata (RFC 8414)' })
-  @ApiResponse({ status: 200, description: 'RFC 8414 metadata', content: { 'application/json': { schema: METADATA_SCHEMA } } })
-  @ApiErrorExamples(500, { unexpected: { error: 'Internal error; quote the request id to an operator', code: 'INTERNAL' } })
+  @ApiResponse({ status: 200, description: 'RFC 8414 metadata', schema: METADATA_REF, headers: responseHeaders() })
+  @ApiErrors({}, { auth: false, database: false })
   authorizationServer(): AuthorizationServerMetadata {
     return this.metadata;
   }

@@ -1,11 +1,14 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
 import type { HeaderObject, ReferenceObject, SchemaObject } from '@nestjs/swagger';
+import { REVOKED_TOKEN } from '../auth/jwt-auth.guard';
 import {
   DatabaseUnavailableError,
   type DomainError,
   type ErrorDetail,
   ForbiddenError,
+  type OAuthError,
+  type OAuthErrorCode,
   RateLimitedError,
   SecretUnreadableError,
   UnauthenticatedError,
@@ -26,7 +29,7 @@ export const ERROR_CODES = {
   400: ['VALIDATION_FAILED', 'BAD_REQUEST'],
   401: ['UNAUTHENTICATED'],
   403: ['FORBIDDEN'],
-  404: ['TENANT_NOT_FOUND', 'INTEGRATION_NOT_FOUND', 'NOT_VERIFIED'],
+  404: ['TENANT_NOT_FOUND', 'INTEGRATION_NOT_FOUND', 'NOT_VERIFIED', 'API_CLIENT_NOT_FOUND'],
   409: ['TENANT_EXISTS', 'WRITE_CONFLICT'],
   412: ['PRECONDITION_FAILED'],
   413: ['PAYLOAD_TOO_LARGE'],
@@ -43,9 +46,9 @@ export type ErrorCode = (typeof ERROR_CODES)[ErrorStatus][number];
 
 const DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules',
-  401: 'Missing, malformed, expired or badly signed token',
+  401: 'Missing, malformed, expired or badly signed token, or a token of a deleted API client',
   403: 'The token lacks the scope, or the tenant is not among its tenants',
-  404: 'Tenant does not exist or has been deleted; or no such integration',
+  404: 'Tenant does not exist or has been deleted; or no such integration or API client',
   409: 'Conflict',
   412: 'If-Match does not match the current ETag',
   413: 'Body larger than BODY_LIMIT',
@@ -111,6 +114,14 @@ export function headerComponents(): Record<string, HeaderObject> {
       schema: { type: 'string', pattern: '^"r[0-9]+"$', example: '"r3"' },
     },
     'X-Total-Count': { description: 'Number of items in all pages', required: true, schema: { type: 'integer', minimum: 0 } },
+    // Every API answer carries Cache-Control: no-store (a transport header the contract lets through anywhere);
+    // documented, and so checked, on the answers that hand out a credential, where RFC 6749 §5.1 requires it.
+    'Cache-Control': {
+      description: 'The answer holds a credential: no cache may keep it (RFC 6749 §5.1)',
+      required: true,
+      schema: { type: 'string', enum: ['no-store'] },
+    },
+    Pragma: { description: 'For HTTP/1.0 caches (RFC 6749 §5.1)', required: true, schema: { type: 'string', enum: ['no-cache'] } },
   };
 }
 
@@ -149,7 +160,7 @@ const pathIdMessage = (param: string): string => `${param} in the path must be 1
 
 /** Cases many routes share. The messages are those of the guards, pipes and filter. */
 export const ERR = {
-  badPathId: (param: 'iid' | 'id'): ErrorExample =>
+  badPathId: (param: 'iid' | 'id' | 'clientId'): ErrorExample =>
     exampleOf(
       `malformed path ${param}`,
       new ValidationFailedError(pathIdMessage(param), [{ field: param, message: pathIdMessage(param) }]),
@@ -177,6 +188,7 @@ export const ERR = {
   missingToken: exampleOf('no token', new UnauthenticatedError('Missing bearer token (Authorization: Bearer <JWT>)')),
   expiredToken: exampleOf('expired token', new UnauthenticatedError('Token has expired')),
   badSignature: exampleOf('bad signature', new UnauthenticatedError('Invalid token: invalid signature')),
+  revokedToken: exampleOf('token of a deleted API client', new UnauthenticatedError(REVOKED_TOKEN)),
   lacksScope: (scope: string): ErrorExample => exampleOf('scope missing', new ForbiddenError(`This token lacks the scope '${scope}'`)),
   foreignTenant: exampleOf('tenant not in the token', new ForbiddenError("This token may not access tenant 'acme'")),
   tooLarge: { summary: 'body too large', code: 'PAYLOAD_TOO_LARGE', error: 'Request body is too large' } satisfies ErrorExample,
@@ -196,6 +208,8 @@ export interface ApiErrorsOptions {
   auth?: boolean;
   /** The route reaches the database: 503 DATABASE_UNAVAILABLE. Default true. */
   database?: boolean;
+  /** What a status means on this route, where the shared description does not say it. */
+  descriptions?: Partial<Record<ErrorStatus, string>>;
 }
 
 /**
@@ -210,7 +224,7 @@ export function ApiErrors(cases: Partial<Record<ErrorStatus, readonly ErrorExamp
     all[status] = [...(all[status] ?? []), ...examples];
   };
   if (options.auth ?? true) {
-    add(401, [ERR.missingToken, ERR.expiredToken, ERR.badSignature]);
+    add(401, [ERR.missingToken, ERR.expiredToken, ERR.badSignature, ERR.revokedToken]);
     add(429, [ERR.rateLimited]);
   }
   add(500, [ERR.internal]);
@@ -229,7 +243,7 @@ export function ApiErrors(cases: Partial<Record<ErrorStatus, readonly ErrorExamp
       const headerNames = status === 401 ? ['WWW-Authenticate'] : status === 429 || status === 503 ? ['Retry-After'] : [];
       return ApiResponse({
         status,
-        description: DESCRIPTIONS[status],
+        description: options.descriptions?.[status] ?? DESCRIPTIONS[status],
         headers: responseHeaders(...headerNames),
         schema: { $ref: `#/components/schemas/${errorSchemaName(status)}` },
         examples: Object.fromEntries(
@@ -252,7 +266,7 @@ export function ApiErrors(cases: Partial<Record<ErrorStatus, readonly ErrorExamp
 }
 
 /** A stable, readable key for a named example: its summary in kebab-case, numbered if two share one. */
-function exampleKey(example: ErrorExample, index: number, all: readonly ErrorExample[]): string {
+function exampleKey(example: { summary: string }, index: number, all: readonly { summary: string }[]): string {
   const slug = (text: string): string =>
     text
       .toLowerCase()
@@ -265,52 +279,101 @@ function exampleKey(example: ErrorExample, index: number, all: readonly ErrorExa
 /** A path id parameter (`iid`, `id`), with the id rules. */
 export const ID_SCHEMA: SchemaObject = { type: 'string', pattern: RESOURCE_ID_PATTERN.source };
 
+// ---- the token endpoint's errors (RFC 6749 §5.2) ----
+
 /**
- * The issue-13 routes' way of documenting errors (API clients, /token, /.well-known),
- * kept until they move to ApiErrors above.
+ * The `error` codes of the token endpoint's RFC 6749 §5.2 bodies, by status:
+ * what OAuthError answers (invalid_client is the 401, the others are 400s).
+ * Its other failures (413, 415, 429, 500, 503) have the API's error bodies.
  */
-const ERROR_SCHEMA = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: { type: 'string' },
-    code: { type: 'string' },
-    details: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
-    requestId: { type: 'string' },
-  },
+export const OAUTH_ERROR_CODES = {
+  400: ['invalid_request', 'invalid_grant', 'unsupported_grant_type', 'invalid_scope'],
+  401: ['invalid_client'],
+} as const satisfies Record<number, readonly OAuthErrorCode[]>;
+
+export type OAuthErrorStatus = keyof typeof OAUTH_ERROR_CODES;
+
+/** Name of the component schema of the token endpoint's error body of a status. */
+export const oauthErrorSchemaName = (status: OAuthErrorStatus): string => `OAuthError${status}`;
+
+const OAUTH_DESCRIPTIONS: Record<OAuthErrorStatus, string> = {
+  400:
+    'RFC 6749 §5.2: invalid_request (not form-encoded, malformed, a parameter missing or sent twice, two client authentications), ' +
+    'unsupported_grant_type, invalid_scope, or invalid_grant (a secret replaced by a rotation, past its overlap)',
+  401: 'RFC 6749 §5.2 invalid_client: client authentication failed (unknown client, wrong secret, no or malformed credentials)',
 };
-/** A documented response header (OpenAPI header object). */
-export interface ApiHeaderDoc {
-  description: string;
-  schema: { type: 'string' | 'integer'; example?: string | number };
+
+/** Component schemas of the token endpoint's error bodies: `OAuthError400`, `OAuthError401`. */
+export function oauthErrorSchemas(): Record<string, SchemaObject> {
+  const schemas: Record<string, SchemaObject> = {};
+  for (const [status, codes] of Object.entries(OAUTH_ERROR_CODES)) {
+    schemas[oauthErrorSchemaName(Number(status) as OAuthErrorStatus)] = {
+      type: 'object',
+      description: `The error body of a ${status} of the token endpoint (RFC 6749 §5.2), with the request id`,
+      required: ['error', 'error_description', 'requestId'],
+      additionalProperties: false,
+      properties: {
+        error: { type: 'string', enum: [...codes], description: 'The RFC 6749 §5.2 error code' },
+        error_description: { type: 'string', description: 'Human-readable text: what was wrong with the request' },
+        requestId: { type: 'string', description: 'Also in the X-Request-Id header; quote it to an operator' },
+      },
+    };
+  }
+  return schemas;
 }
 
-/** Headers that come with some errors, documented where the error is. */
-export const ERROR_HEADERS: Partial<Record<number, Record<string, ApiHeaderDoc>>> = {
-  401: { 'WWW-Authenticate': { description: 'The scheme to authenticate with', schema: { type: 'string', example: 'Bearer' } } },
-  429: { 'Retry-After': { description: 'Seconds until the caller may try again', schema: { type: 'integer', example: 42 } } },
-  503: { 'Retry-After': { description: 'Seconds until a retry may succeed', schema: { type: 'string', example: '5' } } },
-};
+/** One answer of the token endpoint as a named example: the code and description of a real OAuthError. */
+export interface OAuthErrorExample {
+  summary: string;
+  status: number;
+  error: OAuthErrorCode;
+  description: string;
+}
+
+/** An example built from the OAuthError the token endpoint really throws. */
+export function oauthExampleOf(summary: string, error: OAuthError): OAuthErrorExample {
+  return { summary, status: error.status, error: error.code, description: error.message };
+}
 
 /**
- * One error status with examples of its real bodies (message and code, as the
- * filter sends them), for routes that document their errors one by one.
+ * Documents the RFC 6749 §5.2 answers of the token endpoint: each status
+ * (taken from the errors themselves) with its schema, its headers (the 401's
+ * `WWW-Authenticate: Basic`) and the real descriptions as named examples.
  */
-export function ApiErrorExamples(
-  status: number,
-  examples: Record<string, { error: string; code?: string; error_description?: string; details?: { field: string; message: string }[] }>,
-  options: { description?: string; schema?: object; headers?: Record<string, ApiHeaderDoc> } = {},
-): MethodDecorator & ClassDecorator {
-  const requestId = 'c0a8012e-5d1f-4c55-9a87-7a7d1f0c2f4b';
-  return ApiResponse({
-    status,
-    description: options.description ?? DESCRIPTIONS[status as ErrorStatus],
-    headers: options.headers ?? ERROR_HEADERS[status],
-    content: {
-      'application/json': {
-        schema: options.schema ?? ERROR_SCHEMA,
-        examples: Object.fromEntries(Object.entries(examples).map(([name, body]) => [name, { summary: name, value: { ...body, requestId } }])),
-      },
-    },
-  });
+export function ApiOAuthErrors(examples: readonly OAuthErrorExample[]): MethodDecorator {
+  const statuses = [...new Set(examples.map((example) => example.status))].sort((a, b) => a - b);
+  return applyDecorators(
+    ...statuses.map((status) => {
+      if (!(status in OAUTH_ERROR_CODES)) throw new Error(`OpenAPI: ${status} is not a status of the token endpoint's errors`);
+      const own = examples.filter((example) => example.status === status);
+      for (const example of own) {
+        if (!(OAUTH_ERROR_CODES[status as OAuthErrorStatus] as readonly string[]).includes(example.error)) {
+          throw new Error(`OpenAPI: ${example.error} is not one of the ${status} codes of the token endpoint`);
+        }
+      }
+      const headers = responseHeaders();
+      if (status === 401) {
+        headers['WWW-Authenticate'] = {
+          description: 'The client may authenticate with HTTP Basic (RFC 6749 §5.2)',
+          required: true,
+          schema: { type: 'string', enum: ['Basic'] },
+        };
+      }
+      return ApiResponse({
+        status,
+        description: OAUTH_DESCRIPTIONS[status as OAuthErrorStatus],
+        headers,
+        schema: { $ref: `#/components/schemas/${oauthErrorSchemaName(status as OAuthErrorStatus)}` },
+        examples: Object.fromEntries(
+          own.map((example, index) => [
+            exampleKey(example, index, own),
+            {
+              summary: example.summary,
+              value: { error: example.error, error_description: example.description, requestId: REQUEST_ID_EXAMPLE },
+            },
+          ]),
+        ),
+      });
+    }),
+  );
 }

@@ -600,6 +600,28 @@ describe('OpenAPI request schemas (issue 17)', () => {
       expect(answer()).toEqual([]);
     });
 
+    it("passes a documented answer under the document's second server, /1.0 (issue 13)", () => {
+      expect(answer({ url: '/1.0/tenants/acme/integrations/twilio' })).toEqual([]);
+    });
+
+    const issued = {
+      method: 'POST',
+      url: '/token',
+      requestContentType: 'application/x-www-form-urlencoded',
+      requestBody: { grant_type: 'client_credentials', scope: 'integrations:read' },
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'x-request-id': 'r-12345678',
+        'cache-control': 'no-store',
+        pragma: 'no-cache',
+      },
+      payload: JSON.stringify({ access_token: 'eyJ.x.y', token_type: 'Bearer', expires_in: 900, scope: 'integrations:read' }),
+    };
+
+    it('passes an accepted form request and its answer (the token endpoint)', () => {
+      expect(answer(issued)).toEqual([]);
+    });
+
     it.each([
       ['an undocumented status', { status: 418 }, /status 418 is not documented/],
       ['an undocumented field', { payload: JSON.stringify({ ...twilio, region: 'eu' }) }, /must NOT have additional properties/],
@@ -625,6 +647,14 @@ describe('OpenAPI request schemas (issue 17)', () => {
         /a body where the document has none/,
       ],
       ['an undocumented route', { url: '/tenants/acme/secrets', status: 200 }, /no such operation/],
+      ['a path under no server', { url: '/2.0/tenants/acme/integrations/twilio' }, /no such operation/],
+      ['an accepted form request off its schema', { ...issued, requestBody: { grant_type: 'password' } }, /request body .* does not match/],
+      ['a form request sent as JSON', { ...issued, requestContentType: 'application/json' }, /documents no application\/json body/],
+      [
+        'an answer without a header the document requires',
+        { ...issued, headers: { ...issued.headers, pragma: undefined } },
+        /header pragma is required/,
+      ],
       [
         'an error body off its schema',
         {

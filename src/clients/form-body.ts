@@ -19,6 +19,16 @@ export class FormParameters {
     return [...twice];
   }
 
+  /** Every parameter as sent, a repeated one as the list of its values (for checking a request against the OpenAPI document). */
+  fields(): Record<string, string | string[]> {
+    const fields = new Map<string, string | string[]>();
+    for (const [name, value] of this.params) {
+      const earlier = fields.get(name);
+      fields.set(name, earlier === undefined ? value : [...(Array.isArray(earlier) ? earlier : [earlier]), value]);
+    }
+    return Object.fromEntries(fields);
+  }
+
   /** The value of a parameter; an empty value counts as absent (RFC 6749 §3.1). */
   get(name: string): string | undefined {
     const value = this.params.get(name);

@@ -11,6 +11,7 @@ import type {
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
+import { FormParameters } from '../../src/clients/form-body';
 import { securityHeaders } from '../../src/common/security-headers';
 
 /*
@@ -56,10 +57,12 @@ interface Route {
 /** An exchange as the hook sees it. */
 export interface Exchange {
   method: string;
-  /** Path and query, as sent. */
+  /** Path and query, as sent (under any of the document's servers: `/1.0/tenants` as well as `/tenants`). */
   url: string;
-  /** The parsed request body (Fastify's `request.body`). */
+  /** The parsed request body (Fastify's `request.body`; a form body as its fields). */
   requestBody: unknown;
+  /** The request's media type, without parameters: which of the operation's request schemas applies. JSON when left out. */
+  requestContentType?: string;
   status: number;
   headers: Record<string, string | number | string[] | undefined>;
   /** The serialized response body; undefined for a stream (static files). */
@@ -143,6 +146,8 @@ const clip = (text: string, max = 300): string => (text.length > max ? `${text.s
 /** The document, compiled for checking exchanges against it. */
 export class OpenApiContract {
   private readonly routes: Route[] = [];
+  /** The path of each of the document's servers (`''` for `/`, `/1.0`), longest first. */
+  private readonly basePaths: string[];
   private readonly bodies: Ajv;
   private readonly requests: Ajv;
   private readonly values = newAjv({ coerceTypes: true });
@@ -175,6 +180,25 @@ export class OpenApiContract {
     }
     // A literal segment wins over a parameter (`/tenants/{iid}/integrations` before `/tenants/{iid}/{x}`).
     this.routes.sort((a, b) => a.params.length - b.params.length);
+    const servers = document.servers?.length ? document.servers : [{ url: '/' }];
+    this.basePaths = [...new Set(servers.map((server) => new URL(server.url, 'http://server.invalid').pathname.replace(/\/+$/, '')))].sort(
+      (a, b) => b.length - a.length,
+    );
+  }
+
+  /**
+   * The path a request names under each server whose path it starts with
+   * (OpenAPI: the server URL, then the path), the longest server path first:
+   * `/1.0/tenants` is `/tenants` under the `/1.0` server, and `/1.0/tenants` under `/`.
+   */
+  private pathsUnderServers(path: string): string[] {
+    const paths: string[] = [];
+    for (const base of this.basePaths) {
+      if (base === '') paths.push(path);
+      else if (path === base) paths.push('/');
+      else if (path.startsWith(`${base}/`)) paths.push(path.slice(base.length));
+    }
+    return paths;
   }
 
   /** The documented operation of a request, with its raw path parameters. */
@@ -193,8 +217,9 @@ export class OpenApiContract {
     // HEAD mirrors GET and OPTIONS is CORS's preflight: not API operations.
     if (method === 'HEAD' || method === 'OPTIONS') return [];
     const [path, query = ''] = exchange.url.split(/\?(.*)/s, 2);
-    if (path === '/docs' || path.startsWith('/docs/') || path === '/docs-json') return [];
-    const found = this.route(method, path);
+    const paths = this.pathsUnderServers(path);
+    if (paths.some((p) => p === '/docs' || p.startsWith('/docs/') || p === '/docs-json')) return [];
+    const found = paths.map((p) => this.route(method, p)).find((match) => match !== undefined);
     const where = `${method} ${clip(exchange.url, 120)} → ${exchange.status}`;
     if (found === undefined) {
       // Only the router's own "No route" answer may come from outside the document.
@@ -205,7 +230,11 @@ export class OpenApiContract {
     }
     const problems = this.checkResponse(found.route, exchange).map((p) => `${where}: ${p}`);
     if (exchange.status >= 200 && exchange.status < 300) {
-      problems.push(...this.checkRequest(found.route, found.params, query, exchange.requestBody).map((p) => `${where}: request ${p}`));
+      problems.push(
+        ...this.checkRequest(found.route, found.params, query, exchange.requestBody, exchange.requestContentType ?? 'application/json').map(
+          (p) => `${where}: request ${p}`,
+        ),
+      );
     }
     return problems;
   }
@@ -253,7 +282,7 @@ export class OpenApiContract {
     return problems;
   }
 
-  private checkRequest(route: Route, rawParams: Record<string, string>, query: string, body: unknown): string[] {
+  private checkRequest(route: Route, rawParams: Record<string, string>, query: string, body: unknown, mediaType: string): string[] {
     const problems: string[] = [];
     const parameters = (route.operation.parameters ?? []) as ParameterObject[];
     for (const [name, raw] of Object.entries(rawParams)) {
@@ -291,25 +320,25 @@ export class OpenApiContract {
       if (requestBody.required) problems.push('body is required by the document and was not sent');
       return problems;
     }
-    const errors = this.requestBodyErrors(route, body);
+    const errors = this.requestBodyErrors(route, body, mediaType);
     if (errors) problems.push(`body ${clip(JSON.stringify(body))} does not match: ${errors}`);
     return problems;
   }
 
-  /** Why a request body does not match the operation's request schema, or undefined when it does. */
-  requestBodyErrors(route: Route, body: unknown): string | undefined {
+  /** Why a request body (of a media type, JSON unless said) does not match the operation's request schema for it, or undefined when it does. */
+  requestBodyErrors(route: Route, body: unknown, mediaType = 'application/json'): string | undefined {
     const requestBody = route.operation.requestBody as RequestBodyObject | undefined;
-    const media = requestBody?.content['application/json'];
-    if (media?.schema === undefined) return 'the operation documents no JSON body';
-    const validate = this.compile(this.requests, `request ${route.method} ${route.template}`, media.schema);
+    const media = requestBody?.content[mediaType];
+    if (media?.schema === undefined) return `the operation documents no ${mediaType} body`;
+    const validate = this.compile(this.requests, `request ${route.method} ${route.template} ${mediaType}`, media.schema);
     return validate(body) ? undefined : describeErrors(validate.errors);
   }
 
   /** Why `body` is not a valid request body of `method template` (e.g. `POST /tenants/{iid}/integrations`), or undefined. */
-  validateRequestBody(method: string, template: string, body: unknown): string | undefined {
+  validateRequestBody(method: string, template: string, body: unknown, mediaType = 'application/json'): string | undefined {
     const route = this.routes.find((r) => r.method === method && r.template === template);
     if (route === undefined) throw new Error(`no operation ${method} ${template} in the document`);
-    return this.requestBodyErrors(route, body);
+    return this.requestBodyErrors(route, body, mediaType);
   }
 
   /** Why `value` does not match an OpenAPI schema, or undefined when it does. */
@@ -399,8 +428,14 @@ export function installContractCheck(fastify: FastifyInstance, contract: OpenApi
         typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : payload == null ? '' : undefined;
       const problems = contract.check({
         method: request.method,
-        url: request.url,
-        requestBody: request.body,
+        // As sent: under /1.0 too (request.url is the path after rewriteUrl took the prefix off).
+        url: request.originalUrl,
+        requestBody: request.body instanceof FormParameters ? request.body.fields() : request.body,
+        requestContentType:
+          String(request.headers['content-type'] ?? '')
+            .split(';')[0]
+            .trim()
+            .toLowerCase() || undefined,
         status: reply.statusCode,
         headers: reply.getHeaders(),
         payload: text,

@@ -1,10 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import {
+  type CreatedApiClient,
   createIntegrationsClient,
   type Integration,
   type IntegrationInput,
   type IntegrationsApi,
   type Tenant,
+  type TokenRequest,
 } from '../clients/typescript';
 import { adminToken, startTestApp, token, type TestApp } from './helpers/test-app';
 
@@ -141,6 +143,47 @@ describe('The generated TypeScript client (clients/typescript)', () => {
       error: `Integration 'sendgrid' does not exist in tenant '${tenant}'`,
       code: 'INTEGRATION_NOT_FOUND',
       requestId: gone.response.headers.get('x-request-id'),
+    });
+  });
+
+  it("gives a system its own credentials: an API client, a token from POST /token's form body, calls with it, a typed invalid_client", async () => {
+    const created = await admin.POST('/tenants/{iid}/api-clients', {
+      params: { path: { iid: tenant } },
+      body: { name: 'Billing sync', scope: 'integrations:read' },
+    });
+    expect(created.response.status).toBe(201);
+    const client: CreatedApiClient | undefined = created.data;
+    if (client === undefined) throw new Error('no API client in the answer');
+    // No bearer token: the client authenticates with its own id and secret, here as form fields.
+    const anonymous = createIntegrationsClient({ baseUrl });
+    // openapi-fetch form-encodes a body by itself when it sees this Content-Type, but under Jest its check of the
+    // headers fails (a Headers object of another realm), so the serializer is given here.
+    const form = {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      bodySerializer: (body: TokenRequest) => new URLSearchParams(body).toString(),
+    } as const;
+    const issued = await anonymous.POST('/token', {
+      ...form,
+      body: { grant_type: 'client_credentials', client_id: client['client-id'], client_secret: client['client-secret'] },
+    });
+    expect(issued.response.status).toBe(200);
+    expect(issued.response.headers.get('cache-control')).toBe('no-store');
+    expect([issued.data?.token_type, issued.data?.scope]).toEqual(['Bearer', 'integrations:read']);
+    const system = createIntegrationsClient({ baseUrl, token: issued.data?.access_token ?? '' });
+    const list = await system.GET('/tenants/{iid}/integrations', { params: { path: { iid: tenant } } });
+    expect(list.response.status).toBe(200);
+    expect((list.data ?? []).map((item) => item.id)).toEqual(['datasift', 'salesforce', 'twilio']);
+
+    const refused = await anonymous.POST('/token', {
+      ...form,
+      body: { grant_type: 'client_credentials', client_id: client['client-id'], client_secret: 'not-the-secret' },
+    });
+    expect(refused.response.status).toBe(401);
+    expect(refused.response.headers.get('www-authenticate')).toBe('Basic');
+    expect(refused.error).toEqual({
+      error: 'invalid_client',
+      error_description: 'Client authentication failed',
+      requestId: refused.response.headers.get('x-request-id'),
     });
   });
 

@@ -22,6 +22,14 @@ export type IntegrationInputWithId = Schemas['IntegrationInputWithId'];
 export type IntegrationPatch = Schemas['IntegrationPatch'];
 export type Tenant = Schemas['TenantResponse'];
 export type VerificationResult = Schemas['VerificationResult'];
+/** One of a tenant's API clients (never its secret). */
+export type ApiClient = Schemas['ApiClientResponse'];
+/** The answer that creates an API client: its secret, shown this once. */
+export type CreatedApiClient = Schemas['CreatedApiClientResponse'];
+/** A body of `POST /token`, sent form-encoded (`headers: { 'Content-Type': 'application/x-www-form-urlencoded' }`). */
+export type TokenRequest = Schemas['TokenRequest'];
+/** The answer of `POST /token` (RFC 6749 §5.1). */
+export type TokenResponse = Schemas['TokenResponse'];
 export type IntegrationsApi = Client<paths>;
 
 export interface IntegrationsClientOptions extends Omit<ClientOptions, 'baseUrl'> {

@@ -4,6 +4,43 @@
  */
 
 export interface paths {
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The service's token-signing public keys (JWKS)
+         * @description The key that signs new tokens comes first; a retired key stays until every token it signed has expired.
+         */
+        get: operations["WellKnownController_jwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Authorization server metadata (RFC 8414) */
+        get: operations["WellKnownController_authorizationServer"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -55,6 +92,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The same as POST /token
+         * @description Client authentication by HTTP Basic (client id and secret, each form-encoded) or by `client_id` and `client_secret` form fields. Its own errors are RFC 6749 §5.2 bodies (`{"error": code, "error_description", "requestId"}`); a body too large (413), a content type that is neither form nor JSON (415), too many failed authentications per client id or per address (429 with Retry-After) and server failures (500, 503) have the API error format.
+         */
+        post: operations["TokenController_oauthToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tenants": {
         parameters: {
             query?: never;
@@ -93,6 +150,68 @@ export interface paths {
         head?: never;
         /** Rename a tenant (platform admin) */
         patch: operations["TenantsController_rename"];
+        trace?: never;
+    };
+    "/tenants/{iid}/api-clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's API clients, oldest first (no secrets) */
+        get: operations["ApiClientsController_list"];
+        put?: never;
+        /**
+         * Create an API client; its secret is shown once
+         * @description Its scope can hold only scopes the caller holds (a platform admin may grant them all), never platform:admin. Its tokens reach only this tenant.
+         */
+        post: operations["ApiClientsController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{iid}/api-clients/{clientId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One API client (no secret) */
+        get: operations["ApiClientsController_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete (revoke) an API client
+         * @description Its secret stops working, and the tokens it was issued are refused at once (within about a second on every instance), not when they expire.
+         */
+        delete: operations["ApiClientsController_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{iid}/api-clients/{clientId}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the secret: a new one, shown once
+         * @description The secret it replaces keeps working until `previous-secret-expires-at` (CLIENT_SECRET_OVERLAP, 24 h by default), so a deployment can roll. Rotating again within the overlap ends the older secret at once.
+         */
+        post: operations["ApiClientsController_rotateSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/tenants/{iid}/integrations": {
@@ -188,10 +307,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An access token for an API client (OAuth 2.0 client credentials)
+         * @description Client authentication by HTTP Basic (client id and secret, each form-encoded) or by `client_id` and `client_secret` form fields. Its own errors are RFC 6749 §5.2 bodies (`{"error": code, "error_description", "requestId"}`); a body too large (413), a content type that is neither form nor JSON (415), too many failed authentications per client id or per address (429 with Retry-After) and server failures (500, 503) have the API error format.
+         */
+        post: operations["TokenController_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ApiClientResponse: {
+            /** @example ic-5f0c2a9d81e34b7a6c0d1e2f */
+            "client-id": string;
+            /** @example Billing sync */
+            name: string;
+            /** @example integrations:read integrations:secrets */
+            scope: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T10:00:00.000Z
+             */
+            "created-at": string;
+            /**
+             * Format: date-time
+             * @description When the current secret was made
+             * @example 2026-11-29T10:00:00.000Z
+             */
+            "secret-created-at": string;
+            /**
+             * Format: date-time
+             * @description Until when the secret before the last rotation keeps working; null when there is none (or it has stopped)
+             * @example null
+             */
+            "previous-secret-expires-at": string | null;
+        };
+        /** @description RFC 8414, as far as this server has any (no authorization endpoint: client credentials only) */
+        AuthorizationServerMetadata: {
+            /**
+             * @description TOKEN_ISSUER
+             * @example https://integrations.example.com
+             */
+            issuer: string;
+            /** @example https://integrations.example.com/token */
+            token_endpoint: string;
+            /** @example https://integrations.example.com/.well-known/jwks.json */
+            jwks_uri: string;
+            grant_types_supported: "client_credentials"[];
+            token_endpoint_auth_methods_supported: ("client_secret_basic" | "client_secret_post")[];
+            response_types_supported: string[];
+            scopes_supported: ("integrations:read" | "integrations:write" | "integrations:secrets" | "clients:write")[];
+            /** @example https://integrations.example.com/docs */
+            service_documentation: string;
+        };
+        CreateApiClientDto: {
+            /**
+             * @description What the client is, for people
+             * @example Billing sync
+             */
+            name: string;
+            /**
+             * @description Space-separated scopes its tokens may carry: integrations:read, integrations:write, integrations:secrets, clients:write — only scopes the caller holds itself (a platform admin may grant them all; 403 otherwise), never platform:admin
+             * @example integrations:read integrations:secrets
+             */
+            scope: string;
+        };
         CreateTenantDto: {
             /**
              * @description Unique, permanent id (also after deletion)
@@ -200,6 +394,24 @@ export interface components {
             id: string;
             /** @example Acme Corporation */
             name: string;
+        };
+        CreatedApiClientResponse: {
+            /** @example ic-5f0c2a9d81e34b7a6c0d1e2f */
+            "client-id": string;
+            /**
+             * @description Shown once, here: only a hash of it is kept. 256 random bits.
+             * @example ics-3q2-7wEvbAq0Jl5rQ1n0xZpV3m9yH6tC8dK4sF2gB1a
+             */
+            "client-secret": string;
+            /** @example Billing sync */
+            name: string;
+            /** @example integrations:read integrations:secrets */
+            scope: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T10:00:00.000Z
+             */
+            "created-at": string;
         };
         /** DataSift integration */
         DatasiftIntegration: {
@@ -355,7 +567,7 @@ export interface components {
             /** @description Human-readable message; never a secret, a stack trace or driver text */
             error: string;
             /** @enum {string} */
-            code: "TENANT_NOT_FOUND" | "INTEGRATION_NOT_FOUND" | "NOT_VERIFIED";
+            code: "TENANT_NOT_FOUND" | "INTEGRATION_NOT_FOUND" | "NOT_VERIFIED" | "API_CLIENT_NOT_FOUND";
             /** @description One entry per invalid field (validation errors) */
             details?: {
                 field: string;
@@ -510,6 +722,54 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** @description An EC P-256 public key for ES256 signatures (RFC 7518 §6.2.1) */
+        JsonWebKey: {
+            /** @enum {string} */
+            kty: "EC";
+            /** @enum {string} */
+            crv: "P-256";
+            /** @example f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU */
+            x: string;
+            /** @example x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0 */
+            y: string;
+            /**
+             * @description The `kid` header of the tokens it signs
+             * @example 20261129-3fa2c1d4e5f60718
+             */
+            kid: string;
+            /** @enum {string} */
+            use: "sig";
+            /** @enum {string} */
+            alg: "ES256";
+        };
+        /** @description RFC 7517: the service's token-signing public keys, the one that signs new tokens first */
+        JsonWebKeySet: {
+            keys: components["schemas"]["JsonWebKey"][];
+        };
+        /** @description The error body of a 400 of the token endpoint (RFC 6749 §5.2), with the request id */
+        OAuthError400: {
+            /**
+             * @description The RFC 6749 §5.2 error code
+             * @enum {string}
+             */
+            error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_scope";
+            /** @description Human-readable text: what was wrong with the request */
+            error_description: string;
+            /** @description Also in the X-Request-Id header; quote it to an operator */
+            requestId: string;
+        };
+        /** @description The error body of a 401 of the token endpoint (RFC 6749 §5.2), with the request id */
+        OAuthError401: {
+            /**
+             * @description The RFC 6749 §5.2 error code
+             * @enum {string}
+             */
+            error: "invalid_client";
+            /** @description Human-readable text: what was wrong with the request */
+            error_description: string;
+            /** @description Also in the X-Request-Id header; quote it to an operator */
+            requestId: string;
+        };
         /** Pusher integration */
         PusherIntegration: {
             /**
@@ -636,6 +896,36 @@ export interface components {
              * @example 123456
              */
             "app-id"?: string | null;
+        };
+        RotatedApiClientResponse: {
+            /** @example ic-5f0c2a9d81e34b7a6c0d1e2f */
+            "client-id": string;
+            /** @example Billing sync */
+            name: string;
+            /** @example integrations:read integrations:secrets */
+            scope: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T10:00:00.000Z
+             */
+            "created-at": string;
+            /**
+             * Format: date-time
+             * @description When the current secret was made
+             * @example 2026-11-29T10:00:00.000Z
+             */
+            "secret-created-at": string;
+            /**
+             * Format: date-time
+             * @description Until when the secret before the last rotation keeps working; null when there is none (or it has stopped)
+             * @example null
+             */
+            "previous-secret-expires-at": string | null;
+            /**
+             * @description The new secret, shown once
+             * @example ics-3q2-7wEvbAq0Jl5rQ1n0xZpV3m9yH6tC8dK4sF2gB1a
+             */
+            "client-secret": string;
         };
         /** Salesforce integration */
         SalesforceIntegration: {
@@ -953,6 +1243,48 @@ export interface components {
              */
             "updated-at": string;
         };
+        /** @description RFC 6749 §4.4.2, as application/x-www-form-urlencoded. The client authenticates with HTTP Basic or with client_id and client_secret (§2.3.1), not both. No parameter may be sent twice; an empty one counts as left out, and parameters the endpoint does not know are ignored (§3.1). */
+        TokenRequest: {
+            /** @enum {string} */
+            grant_type: "client_credentials";
+            /**
+             * @description Space-separated subset of the client's scope; all of it when left out
+             * @example integrations:read
+             */
+            scope?: string;
+            /**
+             * @description With client_secret, instead of HTTP Basic; beside HTTP Basic it must name the same client
+             * @example ic-5f0c2a9d81e34b7a6c0d1e2f
+             */
+            client_id?: string;
+            /**
+             * Format: password
+             * @description With client_id, instead of HTTP Basic
+             */
+            client_secret?: string;
+        } & {
+            [key: string]: string;
+        };
+        /** @description RFC 6749 §5.1 */
+        TokenResponse: {
+            /**
+             * @description A JWT (ES256) for `Authorization: Bearer`, reaching only the client's tenant
+             * @example eyJhbGciOiJFUzI1NiIsImtpZCI6…
+             */
+            access_token: string;
+            /** @enum {string} */
+            token_type: "Bearer";
+            /**
+             * @description Seconds (TOKEN_TTL)
+             * @example 900
+             */
+            expires_in: number;
+            /**
+             * @description The scopes the token carries
+             * @example integrations:read integrations:secrets
+             */
+            scope: string;
+        };
         /** Twilio integration */
         TwilioIntegration: {
             /**
@@ -1193,8 +1525,12 @@ export interface components {
     parameters: never;
     requestBodies: never;
     headers: {
+        /** @description The answer holds a credential: no cache may keep it (RFC 6749 §5.1) */
+        "Cache-Control": "no-store";
         /** @description The integration's version (RFC 9110 §8.8.3); send it as If-Match to make a write conditional */
         ETag: string;
+        /** @description For HTTP/1.0 caches (RFC 6749 §5.1) */
+        Pragma: "no-cache";
         /** @description Seconds to wait before retrying */
         "Retry-After": number;
         /** @description The authentication scheme (RFC 6750) */
@@ -1208,6 +1544,68 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    WellKnownController_jwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 7517 JSON Web Key Set */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonWebKeySet"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+        };
+    };
+    WellKnownController_authorizationServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 8414 metadata */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+        };
+    };
     HealthController_live: {
         parameters: {
             query?: never;
@@ -1327,7 +1725,7 @@ export interface operations {
                     "application/json": components["schemas"]["IntegrationType"][];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -1357,6 +1755,107 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error500"];
+                };
+            };
+        };
+    };
+    TokenController_oauthToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The access token (RFC 6749 §5.1), never cached */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    Pragma: components["headers"]["Pragma"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description RFC 6749 §5.2: invalid_request (not form-encoded, malformed, a parameter missing or sent twice, two client authentications), unsupported_grant_type, invalid_scope, or invalid_grant (a secret replaced by a rotation, past its overlap) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError400"];
+                };
+            };
+            /** @description RFC 6749 §5.2 invalid_client: client authentication failed (unknown client, wrong secret, no or malformed credentials) */
+            401: {
+                headers: {
+                    /** @description The client may authenticate with HTTP Basic (RFC 6749 §5.2) */
+                    "WWW-Authenticate": "Basic";
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError401"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description The body is neither application/x-www-form-urlencoded nor JSON (a JSON body gets invalid_request) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description Too many failed client authentications for this client id or from this address (TOKEN_MAX_FAILURES_PER_CLIENT, _PER_ADDRESS in TOKEN_FAILURE_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
                 };
             };
         };
@@ -1394,7 +1893,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -1472,7 +1971,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -1589,7 +2088,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -1610,7 +2109,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration */
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1684,7 +2183,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -1705,7 +2204,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration */
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1805,7 +2304,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -1826,7 +2325,566 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration */
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    ApiClientsController_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The clients; X-Total-Count is the number in all pages */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Total-Count": components["headers"]["X-Total-Count"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiClientResponse"][];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks clients:write, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    ApiClientsController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiClientDto"];
+            };
+        };
+        responses: {
+            /** @description Created; `client-secret` appears only here */
+            201: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedApiClientResponse"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks clients:write, or the tenant is not among its tenants, or it asks for a scope the token does not hold */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    ApiClientsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description API client id (the client_id of POST /token) */
+                clientId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The client */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiClientResponse"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks clients:write, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    ApiClientsController_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description API client id (the client_id of POST /token) */
+                clientId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; no body */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks clients:write, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    ApiClientsController_rotateSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description API client id (the client_id of POST /token) */
+                clientId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The client with its new secret */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotatedApiClientResponse"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks clients:write, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1926,7 +2984,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -1947,7 +3005,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration */
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2047,7 +3105,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -2068,7 +3126,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration */
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2207,7 +3265,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -2228,7 +3286,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration */
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2330,7 +3388,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -2351,7 +3409,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration */
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2490,7 +3548,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -2511,7 +3569,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration */
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2648,7 +3706,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -2669,7 +3727,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration */
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2807,7 +3865,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -2828,7 +3886,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration */
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2906,7 +3964,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error400"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed token */
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
@@ -2927,7 +3985,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration */
+            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2958,6 +4016,107 @@ export interface operations {
                 };
             };
             /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    TokenController_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The access token (RFC 6749 §5.1), never cached */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    Pragma: components["headers"]["Pragma"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description RFC 6749 §5.2: invalid_request (not form-encoded, malformed, a parameter missing or sent twice, two client authentications), unsupported_grant_type, invalid_scope, or invalid_grant (a secret replaced by a rotation, past its overlap) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError400"];
+                };
+            };
+            /** @description RFC 6749 §5.2 invalid_client: client authentication failed (unknown client, wrong secret, no or malformed credentials) */
+            401: {
+                headers: {
+                    /** @description The client may authenticate with HTTP Basic (RFC 6749 §5.2) */
+                    "WWW-Authenticate": "Basic";
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError401"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description The body is neither application/x-www-form-urlencoded nor JSON (a JSON body gets invalid_request) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description Too many failed client authentications for this client id or from this address (TOKEN_MAX_FAILURES_PER_CLIENT, _PER_ADDRESS in TOKEN_FAILURE_WINDOW_MS); retry after Retry-After seconds */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];

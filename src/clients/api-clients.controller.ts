@@ -36,7 +36,8 @@ export class ApiClientsController {
   @Post()
   @ApiOperation({
     summary: 'Create an API client; its secret is shown once',
-    description: 'Its scope can hold only scopes the caller holds (a platform admin may grant them all), never platform:admin. Its tokens reach only this tenant.',
+    description:
+      'Its scope can hold only scopes the caller holds (a platform admin may grant them all), never platform:admin. Its tokens reach only this tenant.',
   })
   @ApiResponse({
     status: 201,
@@ -54,7 +55,11 @@ export class ApiClientsController {
     },
     { descriptions: { 403: `${FORBIDDEN}, or it asks for a scope the token does not hold` } },
   )
-  create(@Param('iid') iid: string, @Body() dto: CreateApiClientDto, @CurrentPrincipal() principal: Principal): Promise<CreatedApiClientResponse> {
+  create(
+    @Param('iid') iid: string,
+    @Body() dto: CreateApiClientDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<CreatedApiClientResponse> {
     return this.clients.create(iid, dto, principal);
   }
 
@@ -71,7 +76,11 @@ export class ApiClientsController {
     { 400: [E.badIid, ERR.badUrl, ERR.badPage], 403: [E.clientsWrite, ERR.foreignTenant], 404: [E.tenant] },
     { descriptions: { 403: FORBIDDEN } },
   )
-  async list(@Param('iid') iid: string, @Page() page: PageQuery, @Res({ passthrough: true }) reply: FastifyReply): Promise<ApiClientResponse[]> {
+  async list(
+    @Param('iid') iid: string,
+    @Page() page: PageQuery,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ApiClientResponse[]> {
     const { items, total } = await this.clients.list(iid, page.limit, page.offset);
     reply.header('x-total-count', String(total));
     return items;
@@ -93,7 +102,8 @@ export class ApiClientsController {
   @HttpCode(204)
   @ApiOperation({
     summary: 'Delete (revoke) an API client',
-    description: 'Its secret stops working, and the tokens it was issued are refused at once (within about a second on every instance), not when they expire.',
+    description:
+      'Its secret stops working, and the tokens it was issued are refused at once (within about a second on every instance), not when they expire.',
   })
   @ApiParam(CLIENT_ID)
   @ApiResponse({ status: 204, description: 'Deleted; no body', headers: responseHeaders() })

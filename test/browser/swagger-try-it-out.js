@@ -217,10 +217,14 @@ async function runSwaggerTryItOut(page, baseUrl, token, tenantId) {
   await page.locator('.swagger-ui .auth-wrapper button.authorize').click();
   const dialog = page.locator('.swagger-ui .dialog-ux .modal-ux');
   await dialog.waitFor();
-  await dialog.locator('.auth-container input').first().fill(token);
-  await dialog.locator('.auth-btn-wrapper button.authorize').click();
+  // One form per security scheme: the bearer token's, and (issue 13) the API clients' HTTP Basic of POST /token.
+  const bearerForm = dialog.locator('form').filter({ hasText: 'bearer (http, Bearer)' });
+  if ((await bearerForm.count()) !== 1)
+    throw new Error(`expected one bearer form in the Authorize dialog, found ${await bearerForm.count()}`);
+  await bearerForm.locator('input').first().fill(token);
+  await bearerForm.locator('.auth-btn-wrapper button.authorize').click();
   // Once authorized, the dialog offers "Logout" instead of "Authorize".
-  await dialog
+  await bearerForm
     .locator('.auth-btn-wrapper button', { hasText: /logout/i })
     .first()
     .waitFor();

@@ -28,7 +28,7 @@ export class ClientsRepository {
   /** False when the tenant is gone (the foreign key refuses the row). */
   async insert(client: ApiClientEntity): Promise<boolean> {
     try {
-      await this.db.run(() => this.clients.insert(client));
+      await this.db.run((manager) => manager.withRepository(this.clients).insert(client));
       return true;
     } catch (error) {
       if (isForeignKeyViolation(error)) return false;
@@ -38,17 +38,17 @@ export class ClientsRepository {
 
   /** A page of the tenant's clients, oldest first, and their number. */
   page(tenantId: string, limit: number, offset: number): Promise<[ApiClientEntity[], number]> {
-    return this.db.run(() => this.clients.findAndCount({ where: { tenantId }, order: { createdAt: 'ASC', id: 'ASC' }, take: limit, skip: offset }));
+    return this.db.run((manager) => manager.withRepository(this.clients).findAndCount({ where: { tenantId }, order: { createdAt: 'ASC', id: 'ASC' }, take: limit, skip: offset }));
   }
 
   find(tenantId: string, id: string): Promise<ApiClientEntity | null> {
-    return this.db.run(() => this.clients.findOneBy({ tenantId, id }));
+    return this.db.run((manager) => manager.withRepository(this.clients).findOneBy({ tenantId, id }));
   }
 
   /** The client a token request names, whatever its tenant. */
   credentials(id: string): Promise<ClientCredentials | null> {
-    return this.db.run(() =>
-      this.clients.findOne({
+    return this.db.run((manager) =>
+      manager.withRepository(this.clients).findOne({
         select: { id: true, tenantId: true, scope: true, secretHash: true, previousSecretHash: true, previousSecretExpiresAt: true },
         where: { id },
       }),
@@ -64,8 +64,8 @@ export class ClientsRepository {
    * when no row was updated.
    */
   async rotateSecret(tenantId: string, id: string, replacing: string, secretHash: string, now: Date, previousExpiresAt: Date): Promise<boolean> {
-    const result = await this.db.run(() =>
-      this.clients.update(
+    const result = await this.db.run((manager) =>
+      manager.withRepository(this.clients).update(
         { tenantId, id, secretHash: replacing },
         { previousSecretHash: replacing, previousSecretExpiresAt: previousExpiresAt, secretHash, secretCreatedAt: now },
       ),
@@ -85,8 +85,8 @@ export class ClientsRepository {
 
   /** Revocations after `afterSeq` whose tokens may still be alive, in `seq` order. */
   revocationsAfter(afterSeq: number, now: Date, limit: number): Promise<Revocation[]> {
-    return this.db.run(() =>
-      this.revocations.find({
+    return this.db.run((manager) =>
+      manager.withRepository(this.revocations).find({
         select: { seq: true, clientId: true, expiresAt: true },
         where: { seq: MoreThan(afterSeq), expiresAt: MoreThan(now) },
         order: { seq: 'ASC' },
@@ -97,6 +97,6 @@ export class ClientsRepository {
 
   /** Drops revocations that no live token can need any more. */
   async pruneRevocations(before: Date): Promise<void> {
-    await this.db.run(() => this.revocations.delete({ expiresAt: LessThan(before) }));
+    await this.db.run((manager) => manager.withRepository(this.revocations).delete({ expiresAt: LessThan(before) }));
   }
 }

@@ -14,17 +14,17 @@ export class SigningKeysRepository {
 
   /** The keys to publish and accept: the signing one(s) and retired ones whose tokens may still be alive; newest first. */
   published(now: Date): Promise<SigningKeyEntity[]> {
-    return this.db.run(() =>
-      this.keys.find({ where: [{ retiredAt: IsNull() }, { publishUntil: MoreThan(now) }], order: { createdAt: 'DESC', kid: 'ASC' } }),
+    return this.db.run((manager) =>
+      manager.withRepository(this.keys).find({ where: [{ retiredAt: IsNull() }, { publishUntil: MoreThan(now) }], order: { createdAt: 'DESC', kid: 'ASC' } }),
     );
   }
 
   all(): Promise<SigningKeyEntity[]> {
-    return this.db.run(() => this.keys.find({ order: { createdAt: 'ASC', kid: 'ASC' } }));
+    return this.db.run((manager) => manager.withRepository(this.keys).find({ order: { createdAt: 'ASC', kid: 'ASC' } }));
   }
 
   async insert(key: SigningKeyEntity): Promise<void> {
-    await this.db.run(() => this.keys.insert(key));
+    await this.db.run((manager) => manager.withRepository(this.keys).insert(key));
   }
 
   /** Retires every signing key but `kid`: they keep being published until `publishUntil`. */
@@ -39,13 +39,13 @@ export class SigningKeysRepository {
 
   /** Stores a key re-wrapped under another master key, if it is still under `expectedMasterKeyId`. */
   async updateWrap(kid: string, expectedMasterKeyId: string, privateKeyWrapped: string, masterKeyId: string): Promise<boolean> {
-    const result = await this.db.run(() => this.keys.update({ kid, masterKeyId: expectedMasterKeyId }, { privateKeyWrapped, masterKeyId }));
+    const result = await this.db.run((manager) => manager.withRepository(this.keys).update({ kid, masterKeyId: expectedMasterKeyId }, { privateKeyWrapped, masterKeyId }));
     return result.affected === 1;
   }
 
   /** Deletes retired keys past their publication: no token they signed is alive. */
   async deleteUnpublished(now: Date): Promise<number> {
-    const result = await this.db.run(() => this.keys.delete({ retiredAt: Not(IsNull()), publishUntil: LessThan(now) }));
+    const result = await this.db.run((manager) => manager.withRepository(this.keys).delete({ retiredAt: Not(IsNull()), publishUntil: LessThan(now) }));
     return result.affected ?? 0;
   }
 }

@@ -51,6 +51,14 @@ describe('POST /token (client credentials)', () => {
     expect(read.body.password).toBe('tw-secret');
   });
 
+  it('answers many token requests at once, more than the database pool has connections, every one 200', async () => {
+    // Each request reads its client while others wait on the slow hash: nothing may hold a pooled connection meanwhile.
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, () => postToken(t, CLIENT_CREDENTIALS, { authorization: basicAuth(client.id, client.secret) })),
+    );
+    expect(answers.map((a) => a.statusCode)).toEqual(Array<number>(60).fill(200));
+  });
+
   it('issues a token to a client authenticated by client_id and client_secret form fields, at /token, /oauth/token and under /1.0', async () => {
     for (const url of ['/token', '/oauth/token', '/1.0/token', '/1.0/oauth/token']) {
       const response = await postToken(t, { ...CLIENT_CREDENTIALS, client_id: client.id, client_secret: client.secret }, {}, url);

@@ -126,7 +126,11 @@ export class DataKeyService {
       if (this.cache.size >= this.maxCached) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(tenantId, entry);
     }
-    entry.keys.set(dataKey.version, dataKey.key);
+    // A copy of its own: the unwrapped key is a 32-byte slice of Node's shared 8 KB buffer pool, and a cached
+    // slice would keep its whole slab alive (with 10,000 tenants cached, tens of MB).
+    const own = Buffer.allocUnsafeSlow(dataKey.key.length);
+    dataKey.key.copy(own);
+    entry.keys.set(dataKey.version, own);
     if (current) entry.current = dataKey.version;
   }
 

@@ -71,6 +71,17 @@ export class DatabaseService {
     });
   }
 
+  /**
+   * `work` inside the caller's transaction when it passes one (`tx`, the
+   * manager `transaction()` handed it), else as an operation of its own: how a
+   * repository method joins a unit of work that spans several repositories
+   * (an integration write, its version row and its audit event commit
+   * together) without knowing who opened it.
+   */
+  within<T>(tx: EntityManager | undefined, work: DatabaseWork<T>): Promise<T> {
+    return tx === undefined ? this.run(work) : work(tx);
+  }
+
   /** A raw query with `?` placeholders (both engines use them): for reports and tests. */
   query<T>(sql: string, parameters: unknown[] = []): Promise<T[]> {
     return this.run((manager) => manager.query<T[]>(sql, parameters));

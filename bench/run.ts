@@ -3,34 +3,35 @@
  * on MariaDB, alternating A B A B per scenario. See bench/README.md.
  */
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
+import type { ResultSetHeader } from 'mysql2/promise';
+import { checkAnswers, checkWrites } from './checks';
 import { loadBenchConfig } from './config';
 import { baseEnv, fmt, Harness, log, machineLoad, mib, type Side } from './harness';
-import type { Connection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { CREATED_ID_PREFIX, SCENARIO_NAMES, SCENARIO_ORDER, scenarioRequests, TokenBook, type ScenarioId } from './load';
 import {
-  CREATED_ID_PREFIX,
-  READ_WRITE_SECRETS,
-  runLoad,
-  SCENARIO_NAMES,
-  SCENARIO_ORDER,
-  scenarioRequests,
-  TokenBook,
-  type LoadStats,
-  type ScenarioId,
-} from './load';
-import { expectedWire, INTEGRATION_IDS, INTEGRATION_PLAN, tenantId } from './seed';
-import { cpuMsOf, freePort, httpCall, pidOf, startServer, type HttpAnswer, type RunningServer } from './servers';
+  measureTurn,
+  once,
+  ratio,
+  runBench,
+  summarizeTurns,
+  table,
+  turnFailures,
+  turnLine,
+  type Probe,
+  type SideSummary,
+  type Turn,
+  type TurnOptions,
+} from './measure';
+import { INTEGRATION_PLAN } from './seed';
+import { freePort, httpCall, pidOf, startServer } from './servers';
 import {
   CLIENT_TENANTS,
   createClients,
-  failuresOf,
   hotGetRequests,
   issueTokens,
-  measureTurn,
   TOKEN_SCENARIO_NAMES,
   tokenRequests,
   type BenchClient,
@@ -42,251 +43,20 @@ const config = loadBenchConfig();
 const harness = new Harness(config);
 let cleanUp: () => Promise<void> = () => harness.close();
 
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-function once(work: () => Promise<void>): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  return () => (running ??= work());
-}
-
-// ------------------------------------------------------------------ correctness check before measuring
-
-/**
- * Both servers must give the same answers: plaintext secrets exactly as seeded
- * (so the seed's encryption is the service's), the list with its total, and a
- * replace that echoes what was sent and reads back the same.
- */
-async function checkAnswers(server: RunningServer, tokens: TokenBook, tenants: number, failures: string[]): Promise<void> {
-  const where = server.name;
-  const expect = (ok: boolean, what: string): void => {
-    if (!ok) failures.push(`${where}: ${what}`);
-  };
-  tokens.ensure(tenants);
-  for (let n = 0; n < 8; n++) {
-    const t = Math.floor(Math.random() * tenants);
-    const id = INTEGRATION_IDS[n % INTEGRATION_IDS.length];
-    const tid = tenantId(t);
-    const answer = await httpCall(server.port, 'GET', `/tenants/${tid}/integrations/${id}`, { authorization: tokens.header(t) });
-    expect(answer.status === 200, `GET ${tid}/${id} answered ${answer.status} ${answer.body.slice(0, 200)}`);
-    if (answer.status === 200 && id !== 'twilio') {
-      expect(
-        answer.body === JSON.stringify(expectedWire(tid, id)),
-        `GET ${tid}/${id} body differs from the seed: ${answer.body.slice(0, 300)}`,
-      );
-    }
-    expect(typeof answer.headers.etag === 'string', `GET ${tid}/${id} has no ETag`);
-  }
-  const list = await httpCall(server.port, 'GET', `/tenants/${tenantId(1)}/integrations`, { authorization: tokens.header(1) });
-  expect(list.status === 200, `GET list answered ${list.status}`);
-  expect(
-    list.headers['x-total-count'] === String(INTEGRATION_PLAN.length),
-    `GET list X-Total-Count = ${String(list.headers['x-total-count'])}`,
-  );
-  if (list.status === 200) {
-    const items = JSON.parse(list.body) as { id: string }[];
-    expect(items.length === INTEGRATION_PLAN.length, `GET list has ${items.length} items`);
-    const mine = items.filter((item) => item.id !== 'twilio');
-    expect(
-      isDeepStrictEqual(
-        mine,
-        INTEGRATION_IDS.filter((id) => id !== 'twilio').map((id) => expectedWire(tenantId(1), id)),
-      ),
-      'GET list items differ from the seed',
-    );
-  }
-  const masked = await httpCall(server.port, 'GET', `/tenants/${tenantId(1)}/integrations/salesforce`, {
-    authorization: `Bearer ${tokens.mint(tenantId(1), 'integrations:read')}`,
-  });
-  expect(
-    masked.status === 200 && (JSON.parse(masked.body) as Record<string, string>).password === '********',
-    'GET without integrations:secrets is not masked',
-  );
-  const body = { account: `AC${'0'.repeat(32)}`, password: `check-${server.name}` };
-  const post = await httpCall(
-    server.port,
-    'POST',
-    `/tenants/${tenantId(0)}/integrations/twilio`,
-    { authorization: tokens.header(0), 'content-type': 'application/json' },
-    JSON.stringify(body),
-  );
-  expect(post.status === 200, `POST replace answered ${post.status} ${post.body.slice(0, 200)}`);
-  expect(post.body === JSON.stringify({ id: 'twilio', type: 'twilio', ...body }), `POST replace echoed ${post.body.slice(0, 200)}`);
-  const back = await httpCall(server.port, 'GET', `/tenants/${tenantId(0)}/integrations/twilio`, { authorization: tokens.header(0) });
-  expect(back.body === post.body, `GET after POST answered ${back.body.slice(0, 200)}`);
-  const other = await httpCall(server.port, 'GET', `/tenants/${tenantId(2)}/integrations/pusher`, { authorization: tokens.header(1) });
-  expect(other.status === 403, `a token of another tenant got ${other.status}`);
-  const missing = await httpCall(server.port, 'GET', `/tenants/${tenantId(1)}/integrations/nope`, { authorization: tokens.header(1) });
-  expect(missing.status === 404, `a missing integration got ${missing.status}`);
-}
-
-/** The names of an answer's headers, leaving out the transport's own (date, connection). */
-function headerNames(answer: HttpAnswer): string {
-  return Object.keys(answer.headers)
-    .filter((name) => !['date', 'connection', 'keep-alive', 'transfer-encoding'].includes(name))
-    .sort()
-    .join(', ');
-}
-
-/**
- * The write contract, the same on both servers: create 201 with ETag "r1" and
- * the echo, replace 200 with the revision one up, If-Match (stale 412, a list,
- * `*`, on a missing id 412), a secret sent as the mask keeping the stored one
- * (decrypted or masked in the answer), a mask with nothing stored 400,
- * Salesforce's server-assigned instance kept by a replace that leaves it out,
- * the last verification cleared by every write, 404 for a missing tenant,
- * 400 for an unknown field. Works on new ids of tenant 2, deleted at the end,
- * so the read checks and the scenarios see the seed. Returns the header names
- * of a create and a replace answer, which must be the same on both servers.
- */
-async function checkWrites(
-  server: RunningServer,
-  tokens: TokenBook,
-  admin: Connection,
-  db: string,
-  failures: string[],
-): Promise<Record<string, string>> {
-  const expect = (ok: boolean, what: string, answer?: HttpAnswer): void => {
-    if (!ok)
-      failures.push(
-        `${server.name}: ${what}${answer === undefined ? '' : ` (answered ${answer.status}, ETag ${String(answer.headers.etag)}: ${answer.body.slice(0, 200)})`}`,
-      );
-  };
-  const tid = tenantId(2);
-  const revealing = { authorization: tokens.header(2), 'content-type': 'application/json' };
-  const hiding = {
-    authorization: `Bearer ${tokens.mint(tid, 'integrations:read integrations:write')}`,
-    'content-type': 'application/json',
-  };
-  const post = (id: string, body: unknown, headers: Record<string, string> = {}, as = revealing): Promise<HttpAnswer> =>
-    httpCall(server.port, 'POST', `/tenants/${tid}/integrations/${id}`, { ...as, ...headers }, JSON.stringify(body));
-  const get = (id: string): Promise<HttpAnswer> =>
-    httpCall(server.port, 'GET', `/tenants/${tid}/integrations/${id}`, { authorization: tokens.header(2) });
-  const is = (answer: HttpAnswer, status: number, etag: string, wire: Record<string, string>): boolean =>
-    answer.status === status && answer.headers.etag === etag && answer.body === JSON.stringify(wire);
-  const verification = async (id: string): Promise<RowDataPacket | undefined> => {
-    const [rows] = await admin.query<RowDataPacket[]>(
-      `SELECT verify_status, verify_message, verified_at FROM \`${db}\`.integrations WHERE tenant_id = ? AND id = ?`,
-      [tid, id],
-    );
-    return rows[0];
-  };
-  const markVerified = (id: string): Promise<unknown> =>
-    admin.query(
-      `UPDATE \`${db}\`.integrations SET verify_status = 'ok', verify_message = 'bench', verified_at = NOW(3) WHERE tenant_id = ? AND id = ?`,
-      [tid, id],
-    );
-  const cleared = (row: RowDataPacket | undefined): boolean =>
-    row !== undefined && row.verify_status === null && row.verify_message === null && row.verified_at === null;
-
-  const id = `check-${server.name}-${randomBytes(3).toString('hex')}`;
-  const headers: Record<string, string> = {};
-  try {
-    const first = { type: 'twilio', account: `AC${'1'.repeat(32)}`, password: 'first-secret' };
-    const second = { ...first, password: 'second-secret' };
-    const created = await post(id, first);
-    expect(is(created, 201, '"r1"', { id, ...first }), 'POST create: not 201 "r1" with the echo', created);
-    headers.create = headerNames(created);
-    const read = await get(id);
-    expect(is(read, 200, '"r1"', { id, ...first }), 'GET after create differs', read);
-
-    await markVerified(id);
-    const replaced = await post(id, second);
-    expect(is(replaced, 200, '"r2"', { id, ...second }), 'POST replace: not 200 "r2" with the echo', replaced);
-    headers.replace = headerNames(replaced);
-    expect(cleared(await verification(id)), 'POST replace left the last verification on the row');
-
-    const stale = await post(id, first, { 'if-match': '"r1"' });
-    expect(stale.status === 412, 'POST with a stale If-Match was not refused with 412', stale);
-    const listed = await post(id, second, { 'if-match': 'W/"r9", "r2"' });
-    expect(is(listed, 200, '"r3"', { id, ...second }), 'POST with If-Match naming the current revision in a list', listed);
-    const anyRevision = await post(id, second, { 'if-match': '*' });
-    expect(is(anyRevision, 200, '"r4"', { id, ...second }), 'POST with If-Match: * on an existing integration', anyRevision);
-    const absent = await post(`${id}-absent`, first, { 'if-match': '*' });
-    expect(absent.status === 412, 'POST with If-Match: * on a missing integration was not refused with 412', absent);
-
-    // The mask keeps the stored secret: shown decrypted to a revealing token, masked otherwise; the last check is cleared.
-    await markVerified(id);
-    const kept = await post(id, { ...first, password: '********' });
-    expect(is(kept, 200, '"r5"', { id, ...first, password: 'second-secret' }), 'POST with the mask (revealing token)', kept);
-    expect(cleared(await verification(id)), 'POST with the mask left the last verification on the row');
-    const keptHidden = await post(id, { ...first, password: '********' }, {}, hiding);
-    expect(is(keptHidden, 200, '"r6"', { id, ...first, password: '********' }), 'POST with the mask (token without secrets)', keptHidden);
-    const afterMask = await get(id);
-    expect(
-      is(afterMask, 200, '"r6"', { id, ...first, password: 'second-secret' }),
-      'GET after the mask: stored secret not kept',
-      afterMask,
-    );
-    const nothingStored = await post(`${id}-masked`, { ...first, password: '********' });
-    expect(nothingStored.status === 400, 'POST create with the mask and nothing stored was not refused with 400', nothingStored);
-
-    // Salesforce: `instance` is server-assigned, kept (and echoed) by a replace that leaves it out.
-    const sf = {
-      type: 'salesforce',
-      'consumer-key': `3MVG9${'k'.repeat(40)}`,
-      'consumer-secret': 'C0NSUMER',
-      username: 'bench@example.com',
-      password: 'pw-1',
-      'secret-token': 'token-1',
-    };
-    const instance = 'https://bench.my.salesforce.com';
-    const sfCreated = await post(`${id}-sf`, { ...sf, instance });
-    expect(is(sfCreated, 201, '"r1"', { id: `${id}-sf`, ...sf, instance }), 'POST create salesforce with instance', sfCreated);
-    const sfReplaced = await post(`${id}-sf`, { ...sf, password: 'pw-2' });
-    expect(
-      is(sfReplaced, 200, '"r2"', { id: `${id}-sf`, ...sf, password: 'pw-2', instance }),
-      'POST replace salesforce without instance: instance not kept',
-      sfReplaced,
-    );
-    const sfRead = await get(`${id}-sf`);
-    expect(is(sfRead, 200, '"r2"', { id: `${id}-sf`, ...sf, password: 'pw-2', instance }), 'GET after the salesforce replace', sfRead);
-
-    const unknownField = await post(id, { ...first, colour: 'blue' });
-    expect(unknownField.status === 400, 'POST with an unknown field was not refused with 400', unknownField);
-    const noTenant = await httpCall(
-      server.port,
-      'POST',
-      '/tenants/tenant-missing/integrations/twilio',
-      { authorization: `Bearer ${tokens.mint('tenant-missing', READ_WRITE_SECRETS)}`, 'content-type': 'application/json' },
-      JSON.stringify(first),
-    );
-    expect(noTenant.status === 404, 'POST to a tenant that does not exist was not 404', noTenant);
-  } finally {
-    await admin.query(`DELETE FROM \`${db}\`.integrations WHERE tenant_id = ? AND id LIKE 'check-%'`, [tid]);
-  }
-  return headers;
-}
-
 // ------------------------------------------------------------------ measurement
 
-interface RunRecord {
+/** One measured turn of scenarios 1 to 5 (bench/measure.ts) and where it ran. */
+type RunRecord = Turn & {
   scenario: ScenarioId;
   side: Side;
   round: number;
   db: string;
   tenants: number;
-  warmup: LoadStats | null;
-  stats: LoadStats;
-  peakRssBytes: number;
-  startMs: number;
-  loadBefore: number;
-  /** CPU time of the server process (user + system) per completed request during the measured run. */
-  serverCpuUsPerRequest: number | null;
-  /** The same for mariadbd (which other work on the machine may share). */
-  dbCpuUsPerRequest: number | null;
-  /** What the server printed during the measured run. */
-  loggedBytes: number;
   /** Scenario 5: rows the turn created (warm-up included), deleted after it. */
   createdRows?: number;
   /** The baseline under a POST scenario: its write counters over the turn (warm-up included). */
   writeStats?: WriteStats;
-}
+};
 
 /** What the baseline's GET /bench/write-stats answers. */
 interface WriteStats {
@@ -307,42 +77,15 @@ interface ScenarioSummary {
   ratioP99: number;
 }
 
-interface SideSummary {
-  requestsPerSec: number;
-  p50: number;
-  p99: number;
-  rounds: number[];
-  peakRssBytes: number;
-  failed: number;
-  serverCpuUsPerRequest: number;
-  dbCpuUsPerRequest: number;
-}
-
-/** Non-2xx answers and socket errors; in scenario 5, where every id is new, also any success other than 201. */
-function failedOf(s: LoadStats | null, scenario?: ScenarioId): number {
-  if (s === null) return 0;
-  const notCreated =
-    scenario === 5
-      ? Object.entries(s.statusCodes).reduce((sum, [code, n]) => sum + (code !== '201' && code.startsWith('2') ? n : 0), 0)
-      : 0;
-  return s.non2xx + s.errors + notCreated;
-}
+/** In scenario 5 every id is new: any success but 201 is a failure too. */
+const onlyStatus = (scenario: ScenarioId): string | undefined => (scenario === 5 ? '201' : undefined);
 
 function summarize(records: RunRecord[], scenario: ScenarioId): ScenarioSummary {
-  const side = (which: Side): SideSummary => {
-    const mine = records.filter((r) => r.scenario === scenario && r.side === which);
-    const mean = (pick: (s: LoadStats) => number): number => mine.reduce((sum, r) => sum + pick(r.stats), 0) / Math.max(1, mine.length);
-    return {
-      requestsPerSec: mean((s) => s.requestsPerSec),
-      p50: mean((s) => s.p50),
-      p99: mean((s) => s.p99),
-      rounds: mine.map((r) => Math.round(r.stats.requestsPerSec)),
-      peakRssBytes: Math.max(0, ...mine.map((r) => r.peakRssBytes)),
-      serverCpuUsPerRequest: mine.reduce((sum, r) => sum + (r.serverCpuUsPerRequest ?? NaN), 0) / Math.max(1, mine.length),
-      dbCpuUsPerRequest: mine.reduce((sum, r) => sum + (r.dbCpuUsPerRequest ?? NaN), 0) / Math.max(1, mine.length),
-      failed: mine.reduce((sum, r) => sum + failedOf(r.stats, scenario) + failedOf(r.warmup, scenario), 0),
-    };
-  };
+  const side = (which: Side): SideSummary =>
+    summarizeTurns(
+      records.filter((r) => r.scenario === scenario && r.side === which),
+      onlyStatus(scenario),
+    );
   const service = side('service');
   const baseline = side('baseline');
   return {
@@ -350,17 +93,9 @@ function summarize(records: RunRecord[], scenario: ScenarioId): ScenarioSummary 
     name: SCENARIO_NAMES[scenario],
     service,
     baseline,
-    ratioReqs: baseline.requestsPerSec > 0 ? service.requestsPerSec / baseline.requestsPerSec : NaN,
-    ratioP99: baseline.p99 > 0 ? service.p99 / baseline.p99 : NaN,
+    ratioReqs: ratio(service.requestsPerSec, baseline.requestsPerSec),
+    ratioP99: ratio(service.p99, baseline.p99),
   };
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const line = (r: string[]): string =>
-    `| ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
-  const rule = `|${widths.map((w, c) => (c === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
-  return [line(rows[0]), rule, ...rows.slice(1).map(line)].join('\n');
 }
 
 // ------------------------------------------------------------------ cold start (SQLite, fresh DATA_DIR)
@@ -443,60 +178,43 @@ async function main(): Promise<number> {
     return result.affectedRows;
   };
 
+  const turnOptions = (requests: Record<string, unknown>[], logFile: string): TurnOptions => ({
+    requests,
+    warmup: config.warmup,
+    duration: config.duration,
+    connections: config.connections,
+    dbPid: mariadbPid,
+    logFile,
+  });
+  // The baseline under a POST scenario counts its statements, deadlocks and lost races.
+  const writeStatsOf: Probe<WriteStats> = async (server) => async () =>
+    JSON.parse((await httpCall(server.port, 'GET', '/bench/write-stats', {})).body) as WriteStats;
+
   const measure = async (scenario: ScenarioId, db: string, tenants: number): Promise<void> => {
     const requests = scenarioRequests(scenario, tenants, tokens);
     for (let round = 1; round <= config.rounds; round++) {
       for (const side of ['service', 'baseline'] as const) {
-        const server = await harness.start(side, db);
         let record: RunRecord | undefined;
         try {
-          const loadBefore = machineLoad();
-          const warmup = config.warmup > 0 ? await runLoad(server.port, requests, config.warmup, config.connections) : null;
-          const logBytes0 = fileSize(side === 'service' ? harness.serviceLog : harness.baselineLog);
-          const cpu0 = [cpuMsOf(server.pid), mariadbPid === undefined ? undefined : cpuMsOf(mariadbPid)];
-          const stats = await runLoad(server.port, requests, config.duration, config.connections);
-          const cpu1 = [cpuMsOf(server.pid), mariadbPid === undefined ? undefined : cpuMsOf(mariadbPid)];
-          const perRequest = (i: number): number | null => {
-            const [a, b] = [cpu0[i], cpu1[i]];
-            return a === undefined || b === undefined || stats.total === 0 ? null : ((b - a) * 1000) / stats.total;
-          };
-          const peakRssBytes = server.peakRss();
-          const writeStats =
-            side === 'baseline' && (scenario === 3 || scenario === 5)
-              ? (JSON.parse((await httpCall(server.port, 'GET', '/bench/write-stats', {})).body) as WriteStats)
-              : undefined;
-          const loggedBytes = fileSize(side === 'service' ? harness.serviceLog : harness.baselineLog) - logBytes0;
-          // A server that prints per request (a leftover debug line, request logging) is measuring its console.
-          if (loggedBytes > 64 * 1024)
-            log(`  note: ${side} wrote ${fmt(loggedBytes / 1024)} KB of output during the measured run; see its log`);
-          record = {
-            scenario,
-            side,
-            round,
-            db,
-            tenants,
-            warmup,
-            stats,
-            peakRssBytes,
-            startMs: server.startMs,
-            loadBefore,
-            serverCpuUsPerRequest: perRequest(0),
-            dbCpuUsPerRequest: perRequest(1),
-            loggedBytes,
-            writeStats,
-          };
+          const { probed: writeStats, ...turn } = await measureTurn(
+            () => harness.start(side, db),
+            (server) => harness.stop(server),
+            turnOptions(requests, side === 'service' ? harness.serviceLog : harness.baselineLog),
+            side === 'baseline' && (scenario === 3 || scenario === 5) ? writeStatsOf : undefined,
+          );
+          record = { scenario, side, round, db, tenants, ...turn, writeStats };
           records.push(record);
-          const failed = failedOf(stats, scenario) + failedOf(warmup, scenario);
           log(
-            `  [${scenario}] round ${round} ${side.padEnd(8)} ${fmt(stats.requestsPerSec).padStart(7)} req/s  ` +
-              `p50 ${stats.p50} ms  p99 ${stats.p99} ms  CPU/req ${fmt(perRequest(0) ?? NaN)} us (MariaDB ${fmt(perRequest(1) ?? NaN)} us)  peak RSS ${mib(peakRssBytes)}` +
-              (failed > 0 ? `  FAILED ${failed}: ${JSON.stringify(stats.statusCodes)}, ${stats.errors} errors` : '') +
-              (writeStats === undefined
+            turnLine(
+              `[${scenario}] round ${round} ${side.padEnd(8)}`,
+              turn,
+              turnFailures(turn, onlyStatus(scenario)),
+              writeStats === undefined
                 ? ''
-                : `  [writes ${fmt(writeStats.writes)}, deadlocks retried ${writeStats.deadlocks}, lost races ${writeStats.lostRaces}]`),
+                : `  [writes ${fmt(writeStats.writes)}, deadlocks retried ${writeStats.deadlocks}, lost races ${writeStats.lostRaces}]`,
+            ),
           );
         } finally {
-          await harness.stop(server);
           // Each turn starts from the seeded set (and a kept database stays reusable).
           if (scenario === 5) {
             const created = await deleteCreated(db);
@@ -520,19 +238,13 @@ async function main(): Promise<number> {
       await harness.stop(setup);
     }
     const turn = async (scenario: TokenScenarioId, side: string, round: number, requests: Record<string, unknown>[]): Promise<void> => {
-      const record = await measureTurn(
+      const { probed: _, ...measured } = await measureTurn(
         () => harness.start('service', config.dbName),
         (server) => harness.stop(server),
-        cpuMsOf,
-        { scenario, side, round, requests, warmup: config.warmup, duration: config.duration, connections: config.connections },
+        turnOptions(requests, harness.serviceLog),
       );
-      tokenRecords.push(record);
-      const failed = failuresOf(record);
-      log(
-        `  [${scenario}] round ${round} ${side.padEnd(8)} ${fmt(record.stats.requestsPerSec).padStart(7)} req/s  p50 ${record.stats.p50} ms  p99 ${record.stats.p99} ms  ` +
-          `CPU/req ${fmt(record.serverCpuUsPerRequest ?? NaN)} us  peak RSS ${mib(record.peakRssBytes)}` +
-          (failed > 0 ? `  FAILED ${failed}: ${JSON.stringify(record.stats.statusCodes)}, ${record.stats.errors} errors` : ''),
-      );
+      tokenRecords.push({ scenario, side, round, ...measured });
+      log(turnLine(`[${scenario}] round ${round} ${side.padEnd(8)}`, measured, turnFailures(measured)));
     };
     try {
       if (config.scenarios.has(6)) {
@@ -708,31 +420,30 @@ async function main(): Promise<number> {
     );
   }
   if (tokenRecords.length > 0) {
-    const of = (scenario: TokenScenarioId, side: string): TokenRunRecord[] => tokenRecords.filter((r) => r.scenario === scenario && r.side === side);
-    const mean = (list: TokenRunRecord[], pick: (r: TokenRunRecord) => number): number => list.reduce((sum, r) => sum + pick(r), 0) / Math.max(1, list.length);
+    const of = (scenario: TokenScenarioId, side: string): SideSummary =>
+      summarizeTurns(tokenRecords.filter((r) => r.scenario === scenario && r.side === side));
     const tokenRows: string[][] = [['scenario (service only)', 'side', 'req/s', 'p50 ms', 'p99 ms', 'CPU/req us', 'peak RSS', 'failed']];
     for (const [scenario, side] of [[6, 'service'], [7, 'external'], [7, 'self']] as [TokenScenarioId, string][]) {
-      const list = of(scenario, side);
-      if (list.length === 0) continue;
+      const s = of(scenario, side);
+      if (s.rounds.length === 0) continue;
       tokenRows.push([
         `${scenario}. ${TOKEN_SCENARIO_NAMES[scenario]}`,
         side,
-        fmt(mean(list, (r) => r.stats.requestsPerSec)),
-        fmt(mean(list, (r) => r.stats.p50), 1),
-        fmt(mean(list, (r) => r.stats.p99), 1),
-        fmt(mean(list, (r) => r.serverCpuUsPerRequest ?? NaN)),
-        mib(Math.max(0, ...list.map((r) => r.peakRssBytes))),
-        String(list.reduce((sum, r) => sum + failuresOf(r), 0)),
+        fmt(s.requestsPerSec),
+        fmt(s.p50, 1),
+        fmt(s.p99, 1),
+        fmt(s.serverCpuUsPerRequest),
+        mib(s.peakRssBytes),
+        String(s.failed),
       ]);
     }
     lines.push(table(tokenRows), '');
     const [external, self] = [of(7, 'external'), of(7, 'self')];
-    if (external.length > 0 && self.length > 0) {
-      const reqs = mean(self, (r) => r.stats.requestsPerSec) / mean(external, (r) => r.stats.requestsPerSec);
-      const p99 = mean(self, (r) => r.stats.p99) / mean(external, (r) => r.stats.p99);
+    if (external.rounds.length > 0 && self.rounds.length > 0) {
       lines.push(
-        `  7. self-issued / external token on the same GET: req/s ${reqs.toFixed(3)}, p99 ${p99.toFixed(3)} (target: within 5 %); ` +
-          `per round self ${self.map((r) => fmt(r.stats.requestsPerSec)).join(' / ')}, external ${external.map((r) => fmt(r.stats.requestsPerSec)).join(' / ')}`,
+        `  7. self-issued / external token on the same GET: req/s ${ratio(self.requestsPerSec, external.requestsPerSec).toFixed(3)}, ` +
+          `p99 ${ratio(self.p99, external.p99).toFixed(3)} (target: within 5 %); ` +
+          `per round self ${self.rounds.map((n) => fmt(n)).join(' / ')}, external ${external.rounds.map((n) => fmt(n)).join(' / ')}`,
       );
     }
   }
@@ -752,26 +463,10 @@ async function main(): Promise<number> {
   const file = join(config.resultsDir, `${harness.stamp}.json`);
   writeFileSync(file, JSON.stringify({ ...result, finishedAt: new Date().toISOString(), summaries, records, tokenRecords }, null, 2));
   lines.push(`  raw results: bench/results/${basename(file)}`);
-  const failed = summaries.reduce((sum, s) => sum + s.service.failed + s.baseline.failed, 0) + tokenRecords.reduce((sum, r) => sum + failuresOf(r), 0);
+  const failed = summaries.reduce((sum, s) => sum + s.service.failed + s.baseline.failed, 0) + tokenRecords.reduce((sum, r) => sum + turnFailures(r), 0);
   if (failed > 0) lines.push(`  FAILED: ${failed} requests answered non-2xx (in scenario 5: not 201) or errored`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return failed > 0 ? 1 : 0;
 }
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    log(`${signal}: stopping the servers and cleaning up (again to quit at once)`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
-    void cleanUp().finally(() => process.exit(2));
-  },
-);
+runBench('bench', main, () => cleanUp(), log);

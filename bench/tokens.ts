@@ -10,10 +10,10 @@
  *   POST /token (ES256, self-issued), alternating turns: the two must be
  *   within 5 % of each other.
  */
-import { machineLoad } from './harness';
+import type { TokenBook } from './load';
+import type { Turn } from './measure';
 import { INTEGRATION_IDS, tenantId } from './seed';
 import { httpCall, type RunningServer } from './servers';
-import { runLoad, type LoadStats, type TokenBook } from './load';
 
 export type TokenScenarioId = 6 | 7;
 
@@ -102,41 +102,5 @@ export function hotGetRequests(headers: string[]): Record<string, unknown>[] {
   ];
 }
 
-export interface TokenRunRecord {
-  scenario: TokenScenarioId;
-  side: string;
-  round: number;
-  warmup: LoadStats | null;
-  stats: LoadStats;
-  serverCpuUsPerRequest: number | null;
-  peakRssBytes: number;
-  /** Load average of the machine before the turn. */
-  loadBefore: number;
-}
-
-/** One measured turn on a fresh service process, as bench/run.ts measures the others. */
-export async function measureTurn(
-  start: () => Promise<RunningServer>,
-  stop: (server: RunningServer) => Promise<void>,
-  cpuMsOf: (pid: number) => number | undefined,
-  options: { scenario: TokenScenarioId; side: string; round: number; requests: Record<string, unknown>[]; warmup: number; duration: number; connections: number },
-): Promise<TokenRunRecord> {
-  const server = await start();
-  try {
-    const loadBefore = machineLoad();
-    const warmup = options.warmup > 0 ? await runLoad(server.port, options.requests, options.warmup, options.connections) : null;
-    const cpu0 = cpuMsOf(server.pid);
-    const stats = await runLoad(server.port, options.requests, options.duration, options.connections);
-    const cpu1 = cpuMsOf(server.pid);
-    const serverCpuUsPerRequest = cpu0 === undefined || cpu1 === undefined || stats.total === 0 ? null : ((cpu1 - cpu0) * 1000) / stats.total;
-    return { scenario: options.scenario, side: options.side, round: options.round, warmup, stats, serverCpuUsPerRequest, peakRssBytes: server.peakRss(), loadBefore };
-  } finally {
-    await stop(server);
-  }
-}
-
-/** Non-2xx answers and socket errors of a turn, warm-up included. */
-export function failuresOf(record: TokenRunRecord): number {
-  const count = (s: LoadStats | null): number => (s === null ? 0 : s.non2xx + s.errors);
-  return count(record.stats) + count(record.warmup);
-}
+/** A measured turn of scenario 6 or 7 (bench/measure.ts). */
+export type TokenRunRecord = Turn & { scenario: TokenScenarioId; side: string; round: number };

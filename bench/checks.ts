@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { READ_WRITE_SECRETS, type TokenBook } from './load';
+import { READ_WRITE, READ_WRITE_SECRETS, type TokenBook } from './load';
 import { expectedWire, INTEGRATION_IDS, INTEGRATION_PLAN, tenantId } from './seed';
 import { httpCall, type HttpAnswer, type RunningServer } from './servers';
 
@@ -113,7 +113,7 @@ export async function checkWrites(
   const tid = tenantId(2);
   const revealing = { authorization: tokens.header(2), 'content-type': 'application/json' };
   const hiding = {
-    authorization: `Bearer ${tokens.mint(tid, 'integrations:read integrations:write')}`,
+    authorization: `Bearer ${tokens.mint(tid, READ_WRITE)}`,
     'content-type': 'application/json',
   };
   const post = (id: string, body: unknown, headers: Record<string, string> = {}, as = revealing): Promise<HttpAnswer> =>

@@ -18,6 +18,16 @@ import { freePort, startServer, type RunningServer } from './servers';
 
 export type Side = 'service' | 'baseline';
 
+/** A build of the service to start: this checkout's dist/ (Harness.service) or an earlier revision's (bench/revision.ts). */
+export interface ServiceBuild {
+  /** Names the process in progress lines and errors. */
+  name: string;
+  /** The directory that holds main.js. */
+  dist: string;
+  /** Receives the process's output. */
+  logFile: string;
+}
+
 const t0 = Date.now();
 
 export function log(line: string): void {
@@ -39,6 +49,8 @@ export class Harness {
   readonly baselineLog: string;
   readonly dataDir: string;
   readonly secrets: BenchSecrets;
+  /** This checkout's build, what `start('service', …)` runs. */
+  readonly service: ServiceBuild;
   baselineScript = '';
   private admin: Connection | undefined;
   private readonly running = new Set<RunningServer>();
@@ -47,6 +59,7 @@ export class Harness {
     mkdirSync(config.resultsDir, { recursive: true });
     this.serviceLog = join(config.resultsDir, `${this.stamp}-service.log`);
     this.baselineLog = join(config.resultsDir, `${this.stamp}-baseline.log`);
+    this.service = { name: 'service', dist: join(config.root, 'dist'), logFile: this.serviceLog };
     this.dataDir = mkdtempSync(join(tmpdir(), 'bench-service-'));
     // A kept database's data keys are wrapped by this run's master key: keep the keys with it.
     const secretsFile = join(config.resultsDir, 'bench-secrets.json');
@@ -57,9 +70,19 @@ export class Harness {
 
   /** dist/ for the service (scripts/build-if-needed.js), plain JS for the baseline. */
   build(): void {
-    execFileSync(process.execPath, [join(this.config.root, 'scripts', 'build-if-needed.js')], { stdio: 'inherit' });
+    this.buildService();
     checkBaselineVendors();
     this.baselineScript = buildBaseline(this.config);
+  }
+
+  /** This checkout's dist/, built when it is older than a source (scripts/build-if-needed.js). */
+  buildService(): void {
+    execFileSync(process.execPath, [join(this.config.root, 'scripts', 'build-if-needed.js')], { stdio: 'inherit' });
+  }
+
+  /** Another build of the service (dist/ holding main.js), its output in its own log. */
+  serviceBuild(name: string, dist: string): ServiceBuild {
+    return { name, dist, logFile: join(this.config.resultsDir, `${this.stamp}-${name}.log`) };
   }
 
   get db(): Connection {
@@ -113,20 +136,24 @@ export class Harness {
   /**
    * A fresh database with the service's real schema (the service migrates it on
    * its first start) and `tenants` × 10 seeded integrations. With BENCH_KEEP_DB=1
-   * a complete database from an earlier run is reused.
+   * a complete database from an earlier run is reused. `migrator` is the build
+   * whose migrations make the schema.
    */
-  async prepareDatabase(db: string, tenants: number, label: string): Promise<{ seedSeconds: number | null; bytes: number }> {
+  async prepareDatabase(
+    db: string,
+    tenants: number,
+    label: string,
+    migrator: ServiceBuild = this.service,
+  ): Promise<{ seedSeconds: number | null; bytes: number }> {
     if (this.config.keepDb && (await this.isComplete(db, tenants))) {
       log(`${label}: reusing the kept database ${db} (${fmt(tenants)} tenants)`);
-      const migrator = await this.start('service', db);
-      await this.stop(migrator);
+      await this.stop(await this.start(migrator, db));
       return { seedSeconds: null, bytes: await this.dbBytes(db) };
     }
     await this.db.query(`DROP DATABASE IF EXISTS \`${db}\``);
     await this.db.query(`CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4`);
-    log(`${label}: created ${db}; migrating it by starting the service once`);
-    const migrator = await this.start('service', db);
-    await this.stop(migrator);
+    log(`${label}: created ${db}; migrating it by starting ${migrator.name} once`);
+    await this.stop(await this.start(migrator, db));
     log(`${label}: seeding ${fmt(tenants)} tenants x ${INTEGRATION_PLAN.length} integrations`);
     const pool = createPool({ uri: databaseUrl(this.config, db), connectionLimit: 4, charset: 'utf8mb4', timezone: 'Z' });
     try {
@@ -145,10 +172,11 @@ export class Harness {
 
   /**
    * Starts one side on database `db`. The service runs as `node dist/main.js`
-   * (production mode, request log lines off, rate limit off), the baseline as
-   * plain node; `nodeArgs` go before the script (e.g. --cpu-prof).
+   * (production mode, request log lines off, rate limit off), this checkout's
+   * for 'service' or the given build's; the baseline as plain node. `nodeArgs`
+   * go before the script (e.g. --cpu-prof).
    */
-  async start(side: Side, db: string, nodeArgs: string[] = []): Promise<RunningServer> {
+  async start(side: Side | ServiceBuild, db: string, nodeArgs: string[] = []): Promise<RunningServer> {
     const port = await freePort();
     const common = {
       PORT: String(port),
@@ -157,11 +185,12 @@ export class Harness {
       ENCRYPTION_KEYS: this.secrets.encryptionKeys,
       NODE_ENV: 'production',
     };
+    const build = side === 'service' ? this.service : side;
     const server =
-      side === 'service'
+      build !== 'baseline'
         ? await startServer({
-            name: 'service',
-            args: [...nodeArgs, join(this.config.root, 'dist', 'main.js')],
+            name: build.name,
+            args: [...nodeArgs, join(build.dist, 'main.js')],
             env: {
               ...baseEnv(),
               ...common,
@@ -178,7 +207,7 @@ export class Harness {
             port,
             readyPath: '/health/ready',
             cwd: this.dataDir,
-            logFile: this.serviceLog,
+            logFile: build.logFile,
           })
         : await startServer({
             name: 'baseline',

@@ -53,14 +53,21 @@ export const SCENARIO_ORDER: readonly ScenarioId[] = [1, 2, 3, 5, 4];
 export const CREATED_ID_PREFIX = 'new-';
 
 export const READ_WRITE_SECRETS = 'integrations:read integrations:write integrations:secrets';
+/** Without integrations:secrets: GET answers secrets masked. */
+export const READ_WRITE = 'integrations:read integrations:write';
 
-/** One `Authorization` header per tenant: a platform service's token for that tenant, allowed to see secrets. */
+/**
+ * One `Authorization` header per tenant: a platform service's token for that
+ * tenant with `scope`, by default allowed to see secrets (READ_WRITE for a
+ * book whose GETs answer secrets masked).
+ */
 export class TokenBook {
   private readonly key: KeyObject;
   private readonly headers: string[] = [];
 
   constructor(
     jwtSecret: string,
+    readonly scope = READ_WRITE_SECRETS,
     private readonly ttlSeconds = 4 * 3600,
   ) {
     this.key = createSecretKey(Buffer.from(jwtSecret));
@@ -68,7 +75,7 @@ export class TokenBook {
 
   /** Signs tokens for tenants 0..count-1 (once; later calls extend the book). */
   ensure(count: number): void {
-    for (let i = this.headers.length; i < count; i++) this.headers.push(`Bearer ${this.mint(tenantId(i), READ_WRITE_SECRETS)}`);
+    for (let i = this.headers.length; i < count; i++) this.headers.push(`Bearer ${this.mint(tenantId(i), this.scope)}`);
   }
 
   header(index: number): string {

@@ -174,6 +174,8 @@ export function runBench(name: string, main: () => Promise<number>, cleanUp: () 
   main().then(
     (code) => process.exit(code),
     (error: unknown) => {
+      // After a signal, what fails is what the clean-up stopped: the signal handler exits.
+      if (stopping) return;
       process.stderr.write(`${name} failed: ${(error as Error).stack ?? String(error)}\n`);
       void cleanUp().finally(() => process.exit(2));
     },

@@ -14,19 +14,8 @@ import { checkAnswers } from './checks';
 import { loadBenchConfig } from './config';
 import { fmt, Harness, log, machineLoad, mib, type ServiceBuild } from './harness';
 import { READ_WRITE, scenarioRequests, TokenBook } from './load';
-import {
-  measureTurn,
-  once,
-  ratio,
-  runBench,
-  summarizeTurns,
-  table,
-  turnFailures,
-  turnLine,
-  type Probe,
-  type SideSummary,
-  type Turn,
-} from './measure';
+import { measureTurn, once, ratio, runBench, summarizeTurns, table, turnFailures, turnLine } from './measure';
+import type { Probe, SideSummary, Turn } from './measure';
 import { buildInputsChanged, buildInputsDiffer, resolveCommit, RevisionBuild, type Commit } from './revision';
 import { INTEGRATION_PLAN } from './seed';
 import { pidOf } from './servers';

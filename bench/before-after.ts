@@ -156,7 +156,7 @@ async function main(): Promise<number> {
     }
     const build = new RevisionBuild(config.root, revisions[side]);
     revisionBuilds.push(build);
-    log(`${side}: ${revisions[side].short} into a temporary directory`);
+    log(`${side}: exporting ${revisions[side].short} (git archive) into a temporary directory`);
     const started = Date.now();
     await build.build(log);
     log(`${side}: built in ${fmt((Date.now() - started) / 1000, 1)} s`);

@@ -15,7 +15,10 @@ describe('audit configuration', () => {
   });
 
   it('reads AUDIT_SECRET_READS=off and AUDIT_RETENTION_DAYS (0 keeps events forever)', () => {
-    expect(loadConfiguration({ ...base(), AUDIT_SECRET_READS: 'off', AUDIT_RETENTION_DAYS: '0' }).audit).toEqual({ secretReads: 'off', retentionDays: 0 });
+    expect(loadConfiguration({ ...base(), AUDIT_SECRET_READS: 'off', AUDIT_RETENTION_DAYS: '0' }).audit).toEqual({
+      secretReads: 'off',
+      retentionDays: 0,
+    });
   });
 
   it.each([

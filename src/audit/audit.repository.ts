@@ -112,13 +112,20 @@ export class AuditRepository {
     return rows.map((row) => ({ tenantId: row.tenant_id, seq: Number(row.seq), occurredAt: dateOf(row.occurred_at) }));
   }
 
-  /** The newest event among seqs `from`…`to` of a chain that is older than `cutoff`: how far a prune may go. */
-  lastBefore(chain: string, from: number, to: number, cutoff: Date, tx: EntityManager): Promise<AuditEventEntity | null> {
-    return this.db.within(tx, (manager) =>
-      manager
-        .withRepository(this.events)
-        .findOne({ where: { tenantId: chain, seq: Between(from, to), occurredAt: LessThan(cutoff) }, order: { seq: 'DESC' } }),
+  /**
+   * How far a prune may go in one batch: of the chain's first `limit` events
+   * from seq `from` on that are older than `cutoff` (a prefix, times never
+   * going back in a chain), the last one; null when there is none.
+   */
+  async lastBefore(chain: string, from: number, cutoff: Date, limit: number, tx: EntityManager): Promise<AuditEventEntity | null> {
+    const rows = await this.db.within(tx, (manager) =>
+      manager.withRepository(this.events).find({
+        where: { tenantId: chain, seq: MoreThanOrEqual(from), occurredAt: LessThan(cutoff) },
+        order: { seq: 'ASC' },
+        take: limit,
+      }),
     );
+    return rows.at(-1) ?? null;
   }
 
   /**

@@ -46,6 +46,8 @@ const LANE_WAIT_MS = 3000;
 const LANE_LEASE_MS = QUERY_TIMEOUT_MS + 2000;
 /** Chains whose head this instance keeps in memory. */
 const MAX_LANES = 10_000;
+/** Events per INSERT: 12 parameters each, and SQLite binds at most 32,766. */
+const MAX_ROWS_PER_INSERT = 1000;
 
 const GENESIS: ChainHead = { seq: 0, hash: GENESIS_HASH, occurredAt: new Date(0) };
 
@@ -72,6 +74,11 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Audit');
   private readonly lanes = new ChainLanes({ waitMs: LANE_WAIT_MS, leaseMs: LANE_LEASE_MS, maxLanes: MAX_LANES });
   private readonly subscriber: EntitySubscriberInterface;
+  /** Appends of their own waiting for their chain's writer (appendOwn). */
+  private readonly ownQueues = new Map<
+    string,
+    { events: readonly AuditEvent[]; failure: string; resolve: (rows: AuditEventEntity[]) => void; reject: (error: unknown) => void }[]
+  >();
 
   constructor(
     private readonly repository: AuditRepository,
@@ -123,7 +130,13 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
     for (const event of events) byChain.set(event.tenantId, [...(byChain.get(event.tenantId) ?? []), event]);
     const rows: AuditEventEntity[] = [];
     // Always in the same order, so two transactions appending to the same chains never wait on each other's lanes.
-    for (const chain of [...byChain.keys()].sort()) rows.push(...(await this.append(chain, byChain.get(chain)!, tx, failure)));
+    for (const chain of [...byChain.keys()].sort()) {
+      const chainEvents = byChain.get(chain)!;
+      // One statement per MAX_ROWS_PER_INSERT events: SQLite binds at most 32,766 parameters.
+      for (let i = 0; i < chainEvents.length; i += MAX_ROWS_PER_INSERT) {
+        rows.push(...(await this.append(chain, chainEvents.slice(i, i + MAX_ROWS_PER_INSERT), tx, failure)));
+      }
+    }
     return rows;
   }
 
@@ -187,7 +200,7 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
         let pruned = 0;
         for (;;) {
           const batch = await this.db.transaction(async (tx) => {
-            const last = await this.repository.lastBefore(start.tenantId, from, from + batchSize - 1, cutoff, tx);
+            const last = await this.repository.lastBefore(start.tenantId, from, cutoff, batchSize, tx);
             return last === null ? undefined : { last: last.seq, removed: await this.repository.pruneThrough(last, now, tx) };
           });
           if (batch === undefined) break;
@@ -211,11 +224,57 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
   ): Promise<AuditEventEntity[]> {
     const runner = tx?.queryRunner;
     if (runner !== undefined && runner.isTransactionActive) return this.appendWith(chain, events, tx, runner, true, failure);
-    // SQLite runs one operation at a time: waiting for the lane inside the queue keeps a queued append from
-    // holding the lane that the running transaction waits for. MySQL waits outside, holding no pooled connection.
-    if (tx === undefined && this.db.engine === 'sqlite')
-      return this.db.run((manager) => this.appendWith(chain, events, manager, {}, false, failure));
-    return this.appendWith(chain, events, tx, {}, false, failure);
+    if (tx !== undefined) return this.appendWith(chain, events, tx, {}, false, failure);
+    return this.appendOwn(chain, events, failure);
+  }
+
+  /**
+   * An append of its own (no caller transaction): queued per chain, and the
+   * queue's appends written together, one INSERT for all of them. Only the
+   * writer at the head of a chain's queue holds a pooled connection, and it
+   * takes the connection before the chain's lane: a transaction holding a
+   * lane only ever waits for its own commit, never for a connection that an
+   * own append waiting for the lane would hold (20 requests renaming one
+   * tenant while 100 reads of its secrets were recorded exhausted the pool that way).
+   */
+  private appendOwn(chain: string, events: readonly AuditEvent[], failure: string): Promise<AuditEventEntity[]> {
+    return new Promise((resolve, reject) => {
+      const entry = { events, failure, resolve, reject };
+      const queue = this.ownQueues.get(chain);
+      if (queue !== undefined) {
+        queue.push(entry);
+        return;
+      }
+      this.ownQueues.set(chain, [entry]);
+      void this.flushOwn(chain);
+    });
+  }
+
+  private async flushOwn(chain: string): Promise<void> {
+    const queue = this.ownQueues.get(chain)!;
+    for (;;) {
+      let count = 0;
+      let taken = 0;
+      while (taken < queue.length && (taken === 0 || count + queue[taken].events.length <= MAX_ROWS_PER_INSERT))
+        count += queue[taken++].events.length;
+      const batch = queue.splice(0, taken);
+      if (batch.length === 0) {
+        this.ownQueues.delete(chain);
+        return;
+      }
+      try {
+        const all = batch.flatMap((entry) => entry.events);
+        const rows = await this.db.run((manager) => this.appendWith(chain, all, manager, {}, false, batch[0].failure));
+        let from = 0;
+        for (const entry of batch) {
+          entry.resolve(rows.slice(from, from + entry.events.length));
+          from += entry.events.length;
+        }
+      } catch (error) {
+        // Each caller hears of the failure in its own words (a secret read's 503 says the secret was not sent).
+        for (const entry of batch) entry.reject(error instanceof AuditUnavailableError ? new AuditUnavailableError(entry.failure) : error);
+      }
+    }
   }
 
   private async appendWith(

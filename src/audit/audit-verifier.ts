@@ -79,6 +79,7 @@ export class AuditVerifier {
     check.chains++;
     const anchor = await this.repository.anchor(chain);
     let previous = anchor === null ? { seq: 0, hash: GENESIS_HASH } : { seq: anchor.seq, hash: anchor.hash };
+    const start = previous.seq;
     const from = anchor === null ? 'the start of the chain' : `the anchor left by the retention prune (seq ${anchor.seq})`;
     for (;;) {
       const rows = await this.repository.after(chain, previous.seq, batchSize);
@@ -89,17 +90,13 @@ export class AuditVerifier {
           check.ok = false;
           check.problems.push({ tenant: chain, seq, problem: kind, message });
         };
+        const before = previous.seq === start ? from : `seq ${previous.seq}`;
         if (row.seq !== previous.seq + 1) {
           const missing =
             row.seq - 1 === previous.seq + 1 ? `seq ${previous.seq + 1} is missing` : `seqs ${previous.seq + 1}-${row.seq - 1} are missing`;
-          return problem(
-            'missing',
-            previous.seq + 1,
-            `${missing} after ${previous.seq === 0 ? from : `seq ${previous.seq}`}: events were removed`,
-          );
+          return problem('missing', previous.seq + 1, `${missing} after ${before}: events were removed`);
         }
         if (row.prevHash !== previous.hash) {
-          const before = previous.seq === (anchor?.seq ?? 0) ? from : `seq ${previous.seq}`;
           return problem(
             'broken-link',
             row.seq,

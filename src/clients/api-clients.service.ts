@@ -106,12 +106,12 @@ export class ApiClientsService {
       const client = await this.find(tenantId, clientId);
       const now = new Date();
       const previousExpiresAt = new Date(now.getTime() + this.config.clients.secretOverlapSeconds * 1000);
-      const rotated = await this.db.transaction(async (tx) => {
+      const landed = await this.db.transaction(async (tx) => {
         if (!(await this.repository.rotateSecret(tenantId, clientId, client.secretHash, hash, now, previousExpiresAt, tx))) return false;
         await this.audit.record({ tenantId, actor, action: 'client.rotate-secret', target: clientId, outcome: 200 }, tx);
         return true;
       });
-      if (rotated) {
+      if (landed) {
         const rotated = {
           ...client,
           secretHash: hash,

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { AuditApiModule } from './audit/audit-api.module';
 import { AccessGuard } from './auth/access.guard';
 import { AuthModule } from './auth/auth.module';
 import { JwtAuthGuard } from './auth/jwt-auth.guard';
@@ -38,6 +39,7 @@ export class AppModule {
         TenantsModule,
         IntegrationsModule,
         ClientsModule,
+        AuditApiModule,
         KeyRingCheckModule,
         HealthModule,
       ],

@@ -6,6 +6,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
+import { auditSchemas } from './audit/audit.wire';
 import { clientSchemas } from './clients/clients.openapi';
 import { registerFormParser } from './clients/form-body';
 import { sendError } from './common/filters/all-exceptions.filter';
@@ -105,6 +106,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     ...oauthErrorSchemas(),
     ...integrationSchemas(),
     ...clientSchemas(),
+    ...auditSchemas(),
   };
   for (const name of CLOSED_DTO_SCHEMAS) {
     const schema = schemas[name];

@@ -1,12 +1,13 @@
 /**
  * Operator commands: `node dist/cli.js <command> [options]` (npm run token,
- * keys:generate, keys:status, keys:rotate, keys:rotate-signing). Results go to stdout, progress and
+ * keys:generate, keys:status, keys:rotate, keys:rotate-signing, audit:verify). Results go to stdout, progress and
  * errors to stderr, so `$(npm run -s token)` captures only the token.
  */
 import 'reflect-metadata';
 import 'dotenv/config';
 import { NestFactory } from '@nestjs/core';
 import { parseDuration } from './auth/token-minter';
+import { AuditVerifyCommand } from './cli/audit-verify.command';
 import { CliModule } from './cli/cli.module';
 import { KeysCommand } from './cli/keys.command';
 import { SigningKeysCommand } from './cli/signing-keys.command';
@@ -47,10 +48,13 @@ const USAGE = `Usage: node dist/cli.js <command> [options]
   keys:rotate-signing
                  adds a new token-signing key for POST /token; the previous one stays
                  published until the tokens it signed have expired
+  audit:verify   [--tenant t] [--json] [--batch 1000]
+                 walks the audit trail's hash chains (every tenant's, or one) and names the
+                 first broken link of each; exit 0 intact, 2 broken, 1 on an error
 `;
 
 /** Runs `work` with a service from the command's Nest application context, then closes it (and its database pool). */
-async function withContext<T, R>(config: Configuration, needs: 'token' | 'keys', type: new (...args: never[]) => T, work: (service: T) => Promise<R>): Promise<R> {
+async function withContext<T, R>(config: Configuration, needs: 'token' | 'keys' | 'audit', type: new (...args: never[]) => T, work: (service: T) => Promise<R>): Promise<R> {
   const context = await NestFactory.createApplicationContext(CliModule.forRoot(config, needs), { logger: false, abortOnError: false });
   try {
     return await work(context.get(type));
@@ -89,6 +93,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'keys:rotate-signing':
       return withContext(loadConfiguration(), 'keys', SigningKeysCommand, (signing) => signing.rotate());
+    case 'audit:verify': {
+      const tenant = text(options, 'tenant');
+      const verify = { tenant, json: options.json === true, batchSize: Number(text(options, 'batch') ?? 1000) };
+      if (!Number.isInteger(verify.batchSize) || verify.batchSize < 1) throw new ConfigError('--batch must be a positive integer');
+      return withContext(loadConfiguration(), 'audit', AuditVerifyCommand, (command) => command.verify(verify));
+    }
     case undefined:
     case 'help':
     case '--help':

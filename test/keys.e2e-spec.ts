@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { systemActor } from '../src/common/request-actor';
 import { KeyManagementService } from '../src/crypto/key-management.service';
 import { adminToken, bearer, createTenant, startTestApp, TEST_KEY_A, TEST_KEY_B, type TestApp } from './helpers/test-app';
 
@@ -106,7 +107,7 @@ describe('Key management', () => {
     it('--reencrypt gives each tenant a new data key: no ciphertext stays the same, every secret reads back', async () => {
       const seeded = await seed(t, 3, 2);
       const before = await secretsColumn(t, seeded);
-      const summary = await keys.rotate({ reencrypt: true, batchSize: 2 });
+      const summary = await keys.rotate({ reencrypt: true, batchSize: 2, actor: systemActor('cli:test') });
       expect(summary.failed).toEqual([]);
       expect(summary.reencrypted).toBeGreaterThanOrEqual(3);
       const after = await secretsColumn(t, seeded);
@@ -126,13 +127,13 @@ describe('Key management', () => {
       const [{ live }] = await t.db.query<{ live: number | string }>('SELECT COUNT(*) AS live FROM tenants WHERE data_key_wrapped IS NOT NULL');
       let calls = 0;
       await expect(
-        keys.rotate({ reencrypt: true, batchSize: 1 }, () => {
+        keys.rotate({ reencrypt: true, batchSize: 1, actor: systemActor('cli:test') }, () => {
           // Progress is reported after each tenant commits; dying here is dying between tenants.
           if (++calls === 3) throw new Error('killed');
         }),
       ).rejects.toThrow('killed');
       // The first call reports 0 done, so two tenants were finished before the "kill".
-      const resumed = await keys.rotate({ reencrypt: true, batchSize: 1 });
+      const resumed = await keys.rotate({ reencrypt: true, batchSize: 1, actor: systemActor('cli:test') });
       expect(resumed.failed).toEqual([]);
       expect(resumed.reencrypted).toBe(Number(live) - 2);
       await expectAllReadBack(t, seeded);
@@ -167,7 +168,7 @@ describe('Key management', () => {
       const workers = [0, 1, 2].map((w) => client(w));
       const summaries = [];
       while (summaries.length < 3 || requests < 60) {
-        summaries.push(await keys.rotate({ reencrypt: true, batchSize: 2 }));
+        summaries.push(await keys.rotate({ reencrypt: true, batchSize: 2, actor: systemActor('cli:test') }));
         // In-process, SQLite queries never yield to I/O: let the clients' requests through between rounds.
         await new Promise((resolve) => setTimeout(resolve, 20));
       }

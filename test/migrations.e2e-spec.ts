@@ -72,13 +72,61 @@ describe('Migrations at start', () => {
       expect(await db.query('SELECT * FROM api_clients')).toEqual([]);
       for (const table of ['api_client_revocations', 'signing_keys']) expect(await db.query(`SELECT * FROM ${table}`)).toEqual([]);
 
-      await db.undoLastMigration();
+      // Migrations added later (the audit trail) are undone first.
+      const clients = MIGRATIONS.findIndex((m) => new m().name === 'ApiClients1796515200000');
+      for (let i = MIGRATIONS.length; i > clients; i--) await db.undoLastMigration();
       expect((await db.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id')).map((r) => r.name)).toEqual(
-        MIGRATIONS.slice(0, -1).map((m) => new m().name),
+        MIGRATIONS.slice(0, clients).map((m) => new m().name),
       );
       await expect(db.query('SELECT * FROM api_clients')).rejects.toThrow();
       await db.destroy();
     } finally {
+      await own?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('adds the audit trail: events keyed by (tenant, seq), outliving their tenant, text stored as given; and reverts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    const own = mysqlUrl === undefined ? undefined : await ownMysqlDatabase(mysqlUrl);
+    const url = own?.url ?? `sqlite:${join(dir, 'm.sqlite')}`;
+    const at = '2026-01-02 03:04:05.678';
+    const event = (tenant: string, seq: number, agent = 'curl/8') =>
+      db.query(
+        `INSERT INTO audit_events (tenant_id, seq, occurred_at, actor_sub, action, target, outcome, request_id, client_address, user_agent, prev_hash, hash)
+         VALUES (?, ?, ?, 'alice', 'tenant.create', ?, 201, NULL, NULL, ?, ?, ?)`,
+        [tenant, seq, at, tenant, agent, '0'.repeat(64), 'a'.repeat(64)],
+      );
+    let db!: DataSource;
+    try {
+      db = await new DataSource({ ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)), migrations: MIGRATIONS }).initialize();
+      await db.runMigrations();
+      await db.query(
+        `INSERT INTO tenants (id, name, data_key_wrapped, master_key_id, data_key_version, data_key_created_at, created_at, updated_at)
+         VALUES ('t1', 'T1', 'enc:v1:k:a:b:c', 'k', 1, ?, ?, ?)`,
+        [at, at, at],
+      );
+      await event('t1', 1, 'Mozilla/5.0 (😀) ñ');
+      // No foreign key: a chain needs no live tenant (the platform's has none), and outlives a deleted one.
+      await event(':platform', 1);
+      await db.query("DELETE FROM tenants WHERE id = 't1'");
+      const rows = await db.query<{ tenant_id: string; user_agent: string }[]>('SELECT tenant_id, user_agent FROM audit_events ORDER BY tenant_id');
+      expect(rows).toEqual([
+        { tenant_id: ':platform', user_agent: 'curl/8' },
+        { tenant_id: 't1', user_agent: 'Mozilla/5.0 (😀) ñ' },
+      ]);
+      // One event per seq in a chain; the same seq in another chain is fine.
+      expect(await event('t1', 1).then(() => 'inserted', () => 'refused')).toBe('refused');
+      await event('T1', 1);
+      await db.query(`INSERT INTO audit_chain_anchors (tenant_id, seq, hash, occurred_at, pruned_at) VALUES ('t1', 0, ?, ?, ?)`, ['b'.repeat(64), at, at]);
+
+      await db.undoLastMigration();
+      // (Not rejects.toThrow(): better-sqlite3's native addon builds its errors in the realm of the first test file that loaded it.)
+      const gone = (table: string) => db.query(`SELECT * FROM ${table}`).then(() => false, () => true);
+      expect(await gone('audit_events')).toBe(true);
+      expect(await gone('audit_chain_anchors')).toBe(true);
+    } finally {
+      await db?.destroy();
       await own?.drop();
       rmSync(dir, { recursive: true, force: true });
     }

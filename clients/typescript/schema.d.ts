@@ -112,6 +112,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/platform/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The platform's audit trail (platform admin)
+         * @description The platform-wide actions, in the chain `:platform`: the service's token-signing keys created, rotated and re-wrapped. Every privileged action as an append-only event: changes (committed with their event), reads of plaintext secrets (recorded before the secret is sent), verifications, key rotations, and reads of this trail. Each chain is hashed: `hash` = SHA-256(`prev-hash`, the event), checked by `npm run audit:verify`. Filters: `since`, `action`; pages: `limit`, `cursor` (paging ends at the chain's head as it was when the first page was read). Send `Accept: application/x-ndjson` to stream the whole filtered range, one event per line (for a SIEM). Events are kept AUDIT_RETENTION_DAYS.
+         */
+        get: operations["AuditController_platformTrail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tenants": {
         parameters: {
             query?: never;
@@ -208,6 +228,26 @@ export interface paths {
          * @description The secret it replaces keeps working until `previous-secret-expires-at` (CLIENT_SECRET_OVERLAP, 24 h by default), so a deployment can roll. Rotating again within the overlap ends the older secret at once.
          */
         post: operations["ApiClientsController_rotateSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{iid}/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's audit trail (JSON pages, or NDJSON)
+         * @description Every privileged action as an append-only event: changes (committed with their event), reads of plaintext secrets (recorded before the secret is sent), verifications, key rotations, and reads of this trail. Each chain is hashed: `hash` = SHA-256(`prev-hash`, the event), checked by `npm run audit:verify`. Filters: `since`, `action`; pages: `limit`, `cursor` (paging ends at the chain's head as it was when the first page was read). Send `Accept: application/x-ndjson` to stream the whole filtered range, one event per line (for a SIEM). Events are kept AUDIT_RETENTION_DAYS. A deleted tenant's trail stays readable.
+         */
+        get: operations["AuditController_tenantTrail"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -356,6 +396,56 @@ export interface components {
              */
             "previous-secret-expires-at": string | null;
         };
+        /**
+         * @description One event of a chain. `hash` is SHA-256 over `prev-hash` and the event's fields (npm run audit:verify recomputes it); never a secret or a token.
+         * @example {
+         *       "seq": 42,
+         *       "time": "2026-11-28T10:00:00.000Z",
+         *       "tenant": "acme",
+         *       "actor": "alice@example.com",
+         *       "action": "client.create",
+         *       "target": "ic-5f0c2a9d81e34b7a6c0d1e2f",
+         *       "outcome": 201,
+         *       "request-id": "c0a8012e-5d1f-4c55-9a87-7a7d1f0c2f4b",
+         *       "client-address": "203.0.113.7",
+         *       "user-agent": "curl/8.5.0",
+         *       "hash": "9f2b5c0e1d7a4b3c8e6f5a4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b",
+         *       "prev-hash": "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809"
+         *     }
+         */
+        AuditEvent: {
+            /** @description Position in the chain: 1, 2, 3 … without gaps (a retention prune removes the oldest) */
+            seq: number;
+            /**
+             * Format: date-time
+             * @description When it happened (never earlier than the previous event)
+             */
+            time: string;
+            /** @description The tenant; `:platform` for platform-wide actions (the token-signing keys) */
+            tenant: string;
+            /** @description The token's `sub` (an API client's id for its own tokens), `cli:<user>` for the operator commands, `system` for the service itself */
+            actor: string;
+            /** @enum {string} */
+            action: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read";
+            /** @description What it acted on: the tenant, an integration or API client id, `master-key:<id>`, `data-key:v<n>`, a signing key id … */
+            target: string;
+            /** @description The HTTP status answered; for integration.verify, 200 when the vendor accepted the credentials and 422 when it refused them */
+            outcome: number;
+            /** @description The X-Request-Id of the request; null outside HTTP */
+            "request-id": string | null;
+            /** @description The address the request came from; null outside HTTP */
+            "client-address": string | null;
+            /** @description The User-Agent header, cut to 200 characters */
+            "user-agent": string | null;
+            hash: string;
+            /** @description The previous event's hash (64 zeros for the first; the anchor's after a prune) */
+            "prev-hash": string;
+        };
+        AuditPage: {
+            events: components["schemas"]["AuditEvent"][];
+            /** @description Send it as `cursor` for the next page; null on the last one */
+            "next-cursor": string | null;
+        };
         /** @description RFC 8414, as far as this server has any (no authorization endpoint: client credentials only) */
         AuthorizationServerMetadata: {
             /**
@@ -370,7 +460,7 @@ export interface components {
             grant_types_supported: "client_credentials"[];
             token_endpoint_auth_methods_supported: ("client_secret_basic" | "client_secret_post")[];
             response_types_supported: string[];
-            scopes_supported: ("integrations:read" | "integrations:write" | "integrations:secrets" | "clients:write")[];
+            scopes_supported: ("integrations:read" | "integrations:write" | "integrations:secrets" | "clients:write" | "audit:read")[];
             /** @example https://integrations.example.com/docs */
             service_documentation: string;
         };
@@ -381,7 +471,7 @@ export interface components {
              */
             name: string;
             /**
-             * @description Space-separated scopes its tokens may carry: integrations:read, integrations:write, integrations:secrets, clients:write — only scopes the caller holds itself (a platform admin may grant them all; 403 otherwise), never platform:admin
+             * @description Space-separated scopes its tokens may carry: integrations:read, integrations:write, integrations:secrets, clients:write, audit:read — only scopes the caller holds itself (a platform admin may grant them all; 403 otherwise), never platform:admin
              * @example integrations:read integrations:secrets
              */
             scope: string;
@@ -693,7 +783,7 @@ export interface components {
             /** @description Human-readable message; never a secret, a stack trace or driver text */
             error: string;
             /** @enum {string} */
-            code: "DATABASE_UNAVAILABLE" | "KEY_ROTATED";
+            code: "DATABASE_UNAVAILABLE" | "KEY_ROTATED" | "AUDIT_UNAVAILABLE";
             /** @description One entry per invalid field (validation errors) */
             details?: {
                 field: string;
@@ -1860,6 +1950,101 @@ export interface operations {
             };
         };
     };
+    AuditController_platformTrail: {
+        parameters: {
+            query?: {
+                /** @description Only events at or after this time (ISO 8601) */
+                since?: string;
+                /** @description Only events of this action */
+                action?: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read";
+                /** @description Events per page (JSON); with NDJSON, the most lines sent (default: every event) */
+                limit?: number;
+                /** @description The previous page's `next-cursor` (opaque): the events after it, up to the chain's head when the first page was read */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON: one page of events in seq order, and the cursor of the next (null on the last page). `Accept: application/x-ndjson`: every event of the range, one JSON object per line, streamed; a failure after the first line cuts the connection, so a complete export always ends with a newline and a clean end of the response. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                    /** @example {"seq":42,"time":"2026-11-28T10:00:00.000Z","tenant":"acme","actor":"alice@example.com","action":"client.create","target":"ic-5f0c2a9d81e34b7a6c0d1e2f","outcome":201,"request-id":"c0a8012e-5d1f-4c55-9a87-7a7d1f0c2f4b","client-address":"203.0.113.7","user-agent":"curl/8.5.0","hash":"9f2b5c0e1d7a4b3c8e6f5a4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b","prev-hash":"1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809"} */
+                    "application/x-ndjson": components["schemas"]["AuditEvent"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks the scope, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the read itself could not be recorded, so nothing was read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
     TenantsController_list: {
         parameters: {
             query?: {
@@ -2043,7 +2228,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2255,7 +2440,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2376,7 +2561,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2599,7 +2784,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2815,7 +3000,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2935,7 +3120,115 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    AuditController_tenantTrail: {
+        parameters: {
+            query?: {
+                /** @description Only events at or after this time (ISO 8601) */
+                since?: string;
+                /** @description Only events of this action */
+                action?: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read";
+                /** @description Events per page (JSON); with NDJSON, the most lines sent (default: every event) */
+                limit?: number;
+                /** @description The previous page's `next-cursor` (opaque): the events after it, up to the chain's head when the first page was read */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Tenant id (a deleted tenant too) */
+                iid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON: one page of events in seq order, and the cursor of the next (null on the last page). `Accept: application/x-ndjson`: every event of the range, one JSON object per line, streamed; a failure after the first line cuts the connection, so a complete export always ends with a newline and a clean end of the response. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                    /** @example {"seq":42,"time":"2026-11-28T10:00:00.000Z","tenant":"acme","actor":"alice@example.com","action":"client.create","target":"ic-5f0c2a9d81e34b7a6c0d1e2f","outcome":201,"request-id":"c0a8012e-5d1f-4c55-9a87-7a7d1f0c2f4b","client-address":"203.0.113.7","user-agent":"curl/8.5.0","hash":"9f2b5c0e1d7a4b3c8e6f5a4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b","prev-hash":"1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809"} */
+                    "application/x-ndjson": components["schemas"]["AuditEvent"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks audit:read, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description No tenant ever had this id */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the read itself could not be recorded, so nothing was read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4036,7 +4329,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the read, or (AUDIT_UNAVAILABLE) the check could not be recorded, so its result is not reported; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];

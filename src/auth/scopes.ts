@@ -8,6 +8,8 @@ export const Scope = {
   IntegrationsSecrets: 'integrations:secrets',
   /** Manage the tenant's API clients (issue 13). */
   ClientsWrite: 'clients:write',
+  /** Read the tenant's audit trail (GET /tenants/:iid/audit). */
+  AuditRead: 'audit:read',
 } as const;
 
 export type ScopeName = (typeof Scope)[keyof typeof Scope];
@@ -38,7 +40,7 @@ export function mayRevealSecrets(principal: Principal): boolean {
  * What an API client may hold: the tenant-level scopes. Never platform:admin,
  * which would reach every tenant: a client's tokens reach only its own.
  */
-export const CLIENT_SCOPES: readonly ScopeName[] = [Scope.IntegrationsRead, Scope.IntegrationsWrite, Scope.IntegrationsSecrets, Scope.ClientsWrite];
+export const CLIENT_SCOPES: readonly ScopeName[] = [Scope.IntegrationsRead, Scope.IntegrationsWrite, Scope.IntegrationsSecrets, Scope.ClientsWrite, Scope.AuditRead];
 
 /** The scopes a caller may put in a client it creates: all client scopes for an admin, otherwise those it holds itself. */
 export function grantableScopes(principal: Principal): ScopeName[] {

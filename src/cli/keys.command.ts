@@ -3,8 +3,12 @@ import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { describeDatabase } from '../config/database.config';
 import { KeyManagementService } from '../crypto/key-management.service';
 import { createProgressReporter } from '../crypto/progress-reporter';
+import { cliActor } from './cli-actor';
 
-/** `keys:status` and `keys:rotate`: the operator's side of the key ring. Results on stdout, progress on stderr. */
+/**
+ * `keys:status` and `keys:rotate`: the operator's side of the key ring. Results on stdout, progress on stderr.
+ * A rotation records an audit event per tenant (and per signing key) as `cli:<user>`.
+ */
 @Injectable()
 export class KeysCommand {
   constructor(
@@ -36,7 +40,7 @@ export class KeysCommand {
   async rotate(options: { reencrypt: boolean; batchSize: number }): Promise<number> {
     process.stderr.write(`Database: ${describeDatabase(this.config.database)}\n`);
     const reporter = createProgressReporter(options.reencrypt ? 'Re-encrypting' : 'Re-wrapping');
-    const summary = await this.keys.rotate(options, (progress) => reporter.update(progress));
+    const summary = await this.keys.rotate({ ...options, actor: cliActor() }, (progress) => reporter.update(progress));
     reporter.finish();
     const lines = [
       `Done in ${summary.seconds.toFixed(1)} s: active master key '${summary.masterKeyId}'.`,

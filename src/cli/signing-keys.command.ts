@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { SigningKeysService } from '../clients/signing-keys.service';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { describeDatabase } from '../config/database.config';
+import { cliActor } from './cli-actor';
 
 /**
  * `keys:rotate-signing`: a new token-signing key (issue 13). Running
@@ -19,7 +20,7 @@ export class SigningKeysCommand {
 
   async rotate(): Promise<number> {
     process.stderr.write(`Database: ${describeDatabase(this.config.database)}\n`);
-    const rotation = await this.keys.rotate();
+    const rotation = await this.keys.rotate(cliActor());
     const lines = [`New token-signing key '${rotation.kid}' (ES256): new tokens are signed with it.`];
     if (rotation.retired.length > 0) {
       lines.push(`  retired: ${rotation.retired.map((kid) => `'${kid}'`).join(', ')}, still published (and accepted) until ${rotation.publishUntil.toISOString()}`);

@@ -6,6 +6,7 @@ import { Scope, type Principal } from '../auth/scopes';
 import { ApiErrors, ERR, ID_SCHEMA, responseHeaders } from '../common/openapi';
 import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
 import { ResourceIdPipe } from '../common/pipes/resource-id.pipe';
+import { Actor, type RequestActor } from '../common/request-actor';
 import { ApiClientsService } from './api-clients.service';
 import { CLIENT_ERRORS as E } from './clients.openapi';
 import { ApiClientResponse, CreateApiClientDto, CreatedApiClientResponse, RotatedApiClientResponse } from './dto/api-client.dto';
@@ -53,14 +54,15 @@ export class ApiClientsController {
       413: [ERR.tooLarge],
       415: [ERR.notJson],
     },
-    { descriptions: { 403: `${FORBIDDEN}, or it asks for a scope the token does not hold` } },
+    { descriptions: { 403: `${FORBIDDEN}, or it asks for a scope the token does not hold` }, audited: 'change' },
   )
   create(
     @Param('iid') iid: string,
     @Body() dto: CreateApiClientDto,
     @CurrentPrincipal() principal: Principal,
+    @Actor() actor: RequestActor,
   ): Promise<CreatedApiClientResponse> {
-    return this.clients.create(iid, dto, principal);
+    return this.clients.create(iid, dto, principal, actor);
   }
 
   @Get()
@@ -116,10 +118,14 @@ export class ApiClientsController {
       413: [ERR.tooLarge],
       415: [ERR.notJson],
     },
-    { descriptions: { 403: FORBIDDEN } },
+    { descriptions: { 403: FORBIDDEN }, audited: 'change' },
   )
-  async delete(@Param('iid') iid: string, @Param('clientId', ResourceIdPipe) clientId: string): Promise<void> {
-    await this.clients.delete(iid, clientId);
+  async delete(
+    @Param('iid') iid: string,
+    @Param('clientId', ResourceIdPipe) clientId: string,
+    @Actor() actor: RequestActor,
+  ): Promise<void> {
+    await this.clients.delete(iid, clientId, actor);
   }
 
   @Post(':clientId/secret')
@@ -146,9 +152,13 @@ export class ApiClientsController {
       413: [ERR.tooLarge],
       415: [ERR.notJson],
     },
-    { descriptions: { 403: FORBIDDEN } },
+    { descriptions: { 403: FORBIDDEN }, audited: 'change' },
   )
-  rotateSecret(@Param('iid') iid: string, @Param('clientId', ResourceIdPipe) clientId: string): Promise<RotatedApiClientResponse> {
-    return this.clients.rotateSecret(iid, clientId);
+  rotateSecret(
+    @Param('iid') iid: string,
+    @Param('clientId', ResourceIdPipe) clientId: string,
+    @Actor() actor: RequestActor,
+  ): Promise<RotatedApiClientResponse> {
+    return this.clients.rotateSecret(iid, clientId, actor);
   }
 }

@@ -1,7 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
 import { CLIENT_SCOPES, grantableScopes, Scope, type Principal } from '../auth/scopes';
 import { ApiClientNotFoundError, ForbiddenError, TenantNotFoundError, ValidationFailedError } from '../common/errors/domain-errors';
+import type { RequestActor } from '../common/request-actor';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
+import { DatabaseService } from '../database/database.service';
 import { TenantsService } from '../tenants/tenants.service';
 import type { ApiClientEntity } from './api-client.entity';
 import { hashSecret, newClientId, newClientSecret } from './client-secret';
@@ -25,7 +28,10 @@ export function toApiClientResponse(client: ApiClientEntity, now = new Date()): 
  * A tenant's API clients (issue 13). Whoever manages them (clients:write for
  * the tenant, or a platform admin) can give a client only scopes it holds
  * itself; a client's tokens reach only its tenant. Secrets are generated
- * here, returned once, and stored only as scrypt hashes.
+ * here, returned once, and stored only as scrypt hashes. Creating, deleting a
+ * client and rotating its secret each commit with their audit event
+ * (client.create, client.delete, client.rotate-secret: the client's id, never
+ * its secret).
  */
 @Injectable()
 export class ApiClientsService {
@@ -33,10 +39,12 @@ export class ApiClientsService {
     private readonly repository: ClientsRepository,
     private readonly tenants: TenantsService,
     private readonly revocations: RevocationsService,
+    private readonly db: DatabaseService,
+    private readonly audit: AuditService,
     @Inject(CONFIGURATION) private readonly config: Configuration,
   ) {}
 
-  async create(tenantId: string, dto: CreateApiClientDto, creator: Principal): Promise<CreatedApiClientResponse> {
+  async create(tenantId: string, dto: CreateApiClientDto, creator: Principal, actor: RequestActor): Promise<CreatedApiClientResponse> {
     const scope = this.checkScope(dto.scope, creator);
     await this.tenants.requireLive(tenantId);
     const secret = newClientSecret();
@@ -54,7 +62,10 @@ export class ApiClientsService {
       createdAt: now,
     };
     // The tenant may be deleted between the check and the insert: the foreign key refuses the row then.
-    if (!(await this.repository.insert(client))) throw new TenantNotFoundError(tenantId);
+    await this.db.transaction(async (tx) => {
+      if (!(await this.repository.insert(client, tx))) throw new TenantNotFoundError(tenantId);
+      await this.audit.record({ tenantId, actor, action: 'client.create', target: client.id, outcome: 201 }, tx);
+    });
     return { 'client-id': client.id, 'client-secret': secret, name: client.name, scope: client.scope, 'created-at': now.toISOString() };
   }
 
@@ -70,10 +81,15 @@ export class ApiClientsService {
   }
 
   /** Deletes the client; its live tokens are refused from now on (here at once, elsewhere at the next poll). */
-  async delete(tenantId: string, clientId: string): Promise<void> {
+  async delete(tenantId: string, clientId: string, actor: RequestActor): Promise<void> {
     const now = new Date();
     const until = this.revocations.revocationEnds(now);
-    if (!(await this.repository.delete(tenantId, clientId, now, until))) await this.notFound(tenantId, clientId);
+    const deleted = await this.db.transaction(async (tx) => {
+      if (!(await this.repository.delete(tenantId, clientId, now, until, tx))) return false;
+      await this.audit.record({ tenantId, actor, action: 'client.delete', target: clientId, outcome: 204 }, tx);
+      return true;
+    });
+    if (!deleted) await this.notFound(tenantId, clientId);
     this.revocations.revokeHere(clientId, until);
   }
 
@@ -82,7 +98,7 @@ export class ApiClientsService {
    * a deployment can roll. Rotating again within the overlap ends the older
    * secret at once: only the one just replaced stays beside the new one.
    */
-  async rotateSecret(tenantId: string, clientId: string): Promise<RotatedApiClientResponse> {
+  async rotateSecret(tenantId: string, clientId: string, actor: RequestActor): Promise<RotatedApiClientResponse> {
     const secret = newClientSecret();
     const hash = await hashSecret(secret);
     // A rotation racing this one makes the conditional update miss: read again and rotate what it left.
@@ -90,8 +106,19 @@ export class ApiClientsService {
       const client = await this.find(tenantId, clientId);
       const now = new Date();
       const previousExpiresAt = new Date(now.getTime() + this.config.clients.secretOverlapSeconds * 1000);
-      if (await this.repository.rotateSecret(tenantId, clientId, client.secretHash, hash, now, previousExpiresAt)) {
-        const rotated = { ...client, secretHash: hash, secretCreatedAt: now, previousSecretHash: client.secretHash, previousSecretExpiresAt: previousExpiresAt };
+      const landed = await this.db.transaction(async (tx) => {
+        if (!(await this.repository.rotateSecret(tenantId, clientId, client.secretHash, hash, now, previousExpiresAt, tx))) return false;
+        await this.audit.record({ tenantId, actor, action: 'client.rotate-secret', target: clientId, outcome: 200 }, tx);
+        return true;
+      });
+      if (landed) {
+        const rotated = {
+          ...client,
+          secretHash: hash,
+          secretCreatedAt: now,
+          previousSecretHash: client.secretHash,
+          previousSecretExpiresAt: previousExpiresAt,
+        };
         return { ...toApiClientResponse(rotated, now), 'client-secret': secret };
       }
       if (attempt >= 5) throw new Error(`the secret of API client '${clientId}' kept changing during its rotation`);

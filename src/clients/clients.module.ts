@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { ApiClientEntity } from './api-client.entity';
@@ -24,7 +25,7 @@ import { WellKnownController } from './well-known.controller';
  * instance. Needs ThrottlerModule (the failure counts of POST /token).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ApiClientEntity, ClientRevocationEntity]), AuthModule, TenantsModule, SigningKeysModule],
+  imports: [TypeOrmModule.forFeature([ApiClientEntity, ClientRevocationEntity]), AuthModule, TenantsModule, SigningKeysModule, AuditModule],
   controllers: [ApiClientsController, TokenController, WellKnownController],
   providers: [
     ClientsRepository,

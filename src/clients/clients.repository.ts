@@ -1,13 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { LessThan, MoreThan, type Repository } from 'typeorm';
+import { type EntityManager, LessThan, MoreThan, type Repository } from 'typeorm';
 import { isForeignKeyViolation } from '../database/database-errors';
 import { DatabaseService } from '../database/database.service';
 import { ApiClientEntity } from './api-client.entity';
 import { ClientRevocationEntity } from './client-revocation.entity';
 
 /** What POST /token needs of a client to authenticate it and build its token. */
-export type ClientCredentials = Pick<ApiClientEntity, 'id' | 'tenantId' | 'scope' | 'secretHash' | 'previousSecretHash' | 'previousSecretExpiresAt'>;
+export type ClientCredentials = Pick<
+  ApiClientEntity,
+  'id' | 'tenantId' | 'scope' | 'secretHash' | 'previousSecretHash' | 'previousSecretExpiresAt'
+>;
 
 /** A revocation as the poll reads it. */
 export type Revocation = Pick<ClientRevocationEntity, 'seq' | 'clientId' | 'expiresAt'>;
@@ -15,7 +18,8 @@ export type Revocation = Pick<ClientRevocationEntity, 'seq' | 'clientId' | 'expi
 /**
  * API clients and their revocations. Every method is one operation on
  * DatabaseService (SQLite's single connection is shared safely), through
- * TypeORM's repositories.
+ * TypeORM's repositories; the writes join the caller's transaction (`tx`),
+ * where the change's audit event is appended too.
  */
 @Injectable()
 export class ClientsRepository {
@@ -26,9 +30,9 @@ export class ClientsRepository {
   ) {}
 
   /** False when the tenant is gone (the foreign key refuses the row). */
-  async insert(client: ApiClientEntity): Promise<boolean> {
+  async insert(client: ApiClientEntity, tx?: EntityManager): Promise<boolean> {
     try {
-      await this.db.run((manager) => manager.withRepository(this.clients).insert(client));
+      await this.db.within(tx, (manager) => manager.withRepository(this.clients).insert(client));
       return true;
     } catch (error) {
       if (isForeignKeyViolation(error)) return false;
@@ -38,7 +42,11 @@ export class ClientsRepository {
 
   /** A page of the tenant's clients, oldest first, and their number. */
   page(tenantId: string, limit: number, offset: number): Promise<[ApiClientEntity[], number]> {
-    return this.db.run((manager) => manager.withRepository(this.clients).findAndCount({ where: { tenantId }, order: { createdAt: 'ASC', id: 'ASC' }, take: limit, skip: offset }));
+    return this.db.run((manager) =>
+      manager
+        .withRepository(this.clients)
+        .findAndCount({ where: { tenantId }, order: { createdAt: 'ASC', id: 'ASC' }, take: limit, skip: offset }),
+    );
   }
 
   find(tenantId: string, id: string): Promise<ApiClientEntity | null> {
@@ -63,19 +71,29 @@ export class ClientsRepository {
    * rotations at once one lands and the other finds the row changed. False
    * when no row was updated.
    */
-  async rotateSecret(tenantId: string, id: string, replacing: string, secretHash: string, now: Date, previousExpiresAt: Date): Promise<boolean> {
-    const result = await this.db.run((manager) =>
-      manager.withRepository(this.clients).update(
-        { tenantId, id, secretHash: replacing },
-        { previousSecretHash: replacing, previousSecretExpiresAt: previousExpiresAt, secretHash, secretCreatedAt: now },
-      ),
+  async rotateSecret(
+    tenantId: string,
+    id: string,
+    replacing: string,
+    secretHash: string,
+    now: Date,
+    previousExpiresAt: Date,
+    tx?: EntityManager,
+  ): Promise<boolean> {
+    const result = await this.db.within(tx, (manager) =>
+      manager
+        .withRepository(this.clients)
+        .update(
+          { tenantId, id, secretHash: replacing },
+          { previousSecretHash: replacing, previousSecretExpiresAt: previousExpiresAt, secretHash, secretCreatedAt: now },
+        ),
     );
     return result.affected === 1;
   }
 
-  /** Deletes the client and records its revocation, in one transaction. False when there was no such client. */
-  delete(tenantId: string, id: string, revokedAt: Date, expiresAt: Date): Promise<boolean> {
-    return this.db.transaction(async (manager) => {
+  /** Deletes the client and records its revocation, in the caller's transaction. False when there was no such client. */
+  delete(tenantId: string, id: string, revokedAt: Date, expiresAt: Date, tx: EntityManager): Promise<boolean> {
+    return this.db.within(tx, async (manager) => {
       const { affected } = await manager.delete(ApiClientEntity, { tenantId, id });
       if (affected !== 1) return false;
       await manager.insert(ClientRevocationEntity, { clientId: id, tenantId, revokedAt, expiresAt });

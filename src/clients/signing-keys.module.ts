@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
 import { CryptoModule } from '../crypto/crypto.module';
 import { SigningKeyEntity } from './signing-key.entity';
 import { SigningKeysRepository } from './signing-keys.repository';
@@ -11,7 +12,7 @@ import { SigningKeysService } from './signing-keys.service';
  * keys:status, keys:rotate-signing) in their application context.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([SigningKeyEntity]), CryptoModule],
+  imports: [TypeOrmModule.forFeature([SigningKeyEntity]), CryptoModule, AuditModule],
   providers: [SigningKeysRepository, SigningKeysService],
   exports: [SigningKeysService],
 })

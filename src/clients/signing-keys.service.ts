@@ -1,9 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { PLATFORM_CHAIN } from '../audit/audit-chain';
+import { AuditService } from '../audit/audit.service';
 import { TokenKeyError } from '../auth/jwt.strategy';
+import { type RequestActor, systemActor } from '../common/request-actor';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { DataKeyService } from '../crypto/data-key.service';
 import { signingKeyAad } from '../crypto/envelope';
+import { DatabaseService } from '../database/database.service';
 import type { SigningKeyEntity } from './signing-key.entity';
 import { SigningKeysRepository } from './signing-keys.repository';
 
@@ -64,6 +68,10 @@ export interface SigningKeyRotation {
  * Rotation (`npm run keys:rotate-signing`) adds a key, which signs from then
  * on; the keys it replaces are retired but stay published, and accepted,
  * until every token they signed has expired (TOKEN_TTL plus margins).
+ *
+ * The keys are the platform's, not a tenant's: their events (signing-key.create,
+ * .rotate, .rewrap) go to the audit chain PLATFORM_CHAIN, each in the
+ * transaction of its change.
  */
 @Injectable()
 export class SigningKeysService {
@@ -79,6 +87,8 @@ export class SigningKeysService {
   constructor(
     private readonly repository: SigningKeysRepository,
     private readonly dataKeys: DataKeyService,
+    private readonly db: DatabaseService,
+    private readonly audit: AuditService,
     @Inject(CONFIGURATION) private readonly config: Configuration,
   ) {}
 
@@ -122,7 +132,11 @@ export class SigningKeysService {
     }
     let privateKey = this.privateKeys.get(current.kid);
     if (privateKey === undefined) {
-      const der = this.dataKeys.unwrapKeyMaterial(current.row.privateKeyWrapped, signingKeyAad(current.kid), `token-signing key '${current.kid}'`);
+      const der = this.dataKeys.unwrapKeyMaterial(
+        current.row.privateKeyWrapped,
+        signingKeyAad(current.kid),
+        `token-signing key '${current.kid}'`,
+      );
       privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
       this.privateKeys.set(current.kid, privateKey);
     }
@@ -138,7 +152,14 @@ export class SigningKeysService {
     this.creating ??= (async () => {
       await this.refresh();
       if (this.keys.some((key) => key.current)) return;
-      await this.repository.insert(this.newKey(new Date()));
+      const key = this.newKey(new Date());
+      await this.db.transaction(async (tx) => {
+        await this.repository.insert(key, tx);
+        await this.audit.record(
+          { tenantId: PLATFORM_CHAIN, actor: systemActor('system'), action: 'signing-key.create', target: key.kid, outcome: 201 },
+          tx,
+        );
+      });
       await this.refresh();
     })().finally(() => (this.creating = undefined));
     return this.creating;
@@ -149,12 +170,20 @@ export class SigningKeysService {
    * retired and stay published until the tokens they signed have expired.
    * Keys past their publication are deleted.
    */
-  async rotate(now = new Date()): Promise<SigningKeyRotation> {
+  async rotate(actor: RequestActor, now = new Date()): Promise<SigningKeyRotation> {
     const key = this.newKey(now);
-    await this.repository.insert(key);
-    const publishUntil = new Date(now.getTime() + this.config.clients.tokenTtlSeconds * 1000 + this.config.auth.clockToleranceSec * 1000 + PUBLISH_MARGIN_MS);
-    const retired = await this.repository.retireAllBut(key.kid, now, publishUntil);
-    const deleted = await this.repository.deleteUnpublished(now);
+    const publishUntil = new Date(
+      now.getTime() + this.config.clients.tokenTtlSeconds * 1000 + this.config.auth.clockToleranceSec * 1000 + PUBLISH_MARGIN_MS,
+    );
+    const { retired, deleted } = await this.db.transaction(async (tx) => {
+      await this.repository.insert(key, tx);
+      const result = {
+        retired: await this.repository.retireAllBut(key.kid, now, publishUntil, tx),
+        deleted: await this.repository.deleteUnpublished(now, tx),
+      };
+      await this.audit.record({ tenantId: PLATFORM_CHAIN, actor, action: 'signing-key.rotate', target: key.kid, outcome: 201 }, tx);
+      return result;
+    });
     await this.refresh();
     return { kid: key.kid, retired, publishUntil, deleted };
   }
@@ -176,7 +205,7 @@ export class SigningKeysService {
    * A retired key whose master key is gone is left alone (it never signs
    * again); a current one is a failure the operator must see.
    */
-  async rewrapAll(): Promise<{ rewrapped: number; failed: { kid: string; reason: string }[] }> {
+  async rewrapAll(actor: RequestActor): Promise<{ rewrapped: number; failed: { kid: string; reason: string }[] }> {
     const active = this.dataKeys.activeMasterKeyId;
     const summary = { rewrapped: 0, failed: [] as { kid: string; reason: string }[] };
     for (const key of await this.repository.all()) {
@@ -186,7 +215,13 @@ export class SigningKeysService {
         if (!this.dataKeys.masterKeyIds.includes(key.masterKeyId) && key.retiredAt !== null) continue;
         const der = this.dataKeys.unwrapKeyMaterial(key.privateKeyWrapped, signingKeyAad(key.kid), owner);
         const rewrapped = this.dataKeys.wrapKeyMaterial(der, signingKeyAad(key.kid));
-        if (await this.repository.updateWrap(key.kid, key.masterKeyId, rewrapped.wrapped, rewrapped.masterKeyId)) summary.rewrapped++;
+        const done = await this.db.transaction(async (tx) => {
+          if (!(await this.repository.updateWrap(key.kid, key.masterKeyId, rewrapped.wrapped, rewrapped.masterKeyId, tx))) return false;
+          const event = { tenantId: PLATFORM_CHAIN, actor, action: 'signing-key.rewrap' as const, target: key.kid, outcome: 200 };
+          await this.audit.record(event, tx);
+          return true;
+        });
+        if (done) summary.rewrapped++;
       } catch (error) {
         summary.failed.push({ kid: key.kid, reason: error instanceof Error ? error.message : String(error) });
       }

@@ -62,6 +62,13 @@ function basicCredentials(header: string): { id: string; secret: string } {
  * checked against a dummy hash of the same cost, so the answer time does not
  * tell whether the id exists; failures are counted per client id and per
  * address, and past the limit refused with 429 before any hashing.
+ *
+ * Neither an issued token nor a failed authentication is an audit event. The
+ * endpoint is hot, a token is the client's ordinary use of the credential
+ * whose creation and rotation are events, and an event written only for a
+ * client id that exists would give away, by the time it takes, what the
+ * answer hides; written for any id, it would let anonymous callers fill the
+ * trail. Failures are counted (429 past the limits) and in the request log.
  */
 @Injectable()
 export class TokenService {

@@ -3,6 +3,8 @@ import { ApiResponse } from '@nestjs/swagger';
 import type { HeaderObject, ReferenceObject, SchemaObject } from '@nestjs/swagger';
 import { REVOKED_TOKEN } from '../auth/jwt-auth.guard';
 import {
+  AUDIT_UNAVAILABLE_MESSAGES,
+  AuditUnavailableError,
   DatabaseUnavailableError,
   type DomainError,
   type ErrorDetail,
@@ -38,7 +40,7 @@ export const ERROR_CODES = {
   428: ['PRECONDITION_REQUIRED'],
   429: ['RATE_LIMITED'],
   500: ['INTERNAL', 'SECRET_UNREADABLE'],
-  503: ['DATABASE_UNAVAILABLE', 'KEY_ROTATED'],
+  503: ['DATABASE_UNAVAILABLE', 'KEY_ROTATED', 'AUDIT_UNAVAILABLE'],
 } as const;
 
 export type ErrorStatus = keyof typeof ERROR_CODES;
@@ -201,6 +203,8 @@ export const ERR = {
   } satisfies ErrorExample,
   secretUnreadable: exampleOf('a stored secret does not decrypt', new SecretUnreadableError('acme', 'salesforce')),
   databaseDown: exampleOf('database unreachable', new DatabaseUnavailableError()),
+  auditUnavailableChange: exampleOf('audit trail unwritable', new AuditUnavailableError(AUDIT_UNAVAILABLE_MESSAGES.change)),
+  auditUnavailableRead: exampleOf('audit trail unwritable', new AuditUnavailableError(AUDIT_UNAVAILABLE_MESSAGES.secretRead)),
 };
 
 export interface ApiErrorsOptions {
@@ -210,6 +214,12 @@ export interface ApiErrorsOptions {
   database?: boolean;
   /** What a status means on this route, where the shared description does not say it. */
   descriptions?: Partial<Record<ErrorStatus, string>>;
+  /**
+   * The route writes an audit event before it answers (src/audit): a change
+   * commits with its event, a plaintext secret is sent only after its event.
+   * Adds the 503 AUDIT_UNAVAILABLE case.
+   */
+  audited?: 'change' | 'secret-read';
 }
 
 /**
@@ -229,6 +239,14 @@ export function ApiErrors(cases: Partial<Record<ErrorStatus, readonly ErrorExamp
   }
   add(500, [ERR.internal]);
   if (options.database ?? true) add(503, [ERR.databaseDown]);
+  const descriptions = { ...options.descriptions };
+  if (options.audited !== undefined) {
+    add(503, [options.audited === 'change' ? ERR.auditUnavailableChange : ERR.auditUnavailableRead]);
+    descriptions[503] ??=
+      options.audited === 'change'
+        ? 'The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds'
+        : 'The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so no secret was sent; retry after Retry-After seconds';
+  }
   for (const [status, examples] of Object.entries(cases)) add(Number(status) as ErrorStatus, examples);
 
   const statuses = (Object.keys(all).map(Number) as ErrorStatus[]).sort((a, b) => a - b);
@@ -243,7 +261,7 @@ export function ApiErrors(cases: Partial<Record<ErrorStatus, readonly ErrorExamp
       const headerNames = status === 401 ? ['WWW-Authenticate'] : status === 429 || status === 503 ? ['Retry-After'] : [];
       return ApiResponse({
         status,
-        description: options.descriptions?.[status] ?? DESCRIPTIONS[status],
+        description: descriptions[status] ?? DESCRIPTIONS[status],
         headers: responseHeaders(...headerNames),
         schema: { $ref: `#/components/schemas/${errorSchemaName(status)}` },
         examples: Object.fromEntries(

@@ -1,4 +1,5 @@
 import { type AppConfig, loadAppConfig } from './app.config';
+import { type AuditConfig, loadAuditConfig } from './audit.config';
 import { type AuthConfig, loadAuthConfig } from './auth.config';
 import { type ClientsConfig, loadClientsConfig } from './clients.config';
 import { type Env, ConfigError, readVar } from './config-error';
@@ -15,6 +16,8 @@ export interface Configuration {
   clients: ClientsConfig;
   crypto: CryptoConfig;
   verification: VerificationConfig;
+  /** The audit trail: secret reads required or off, retention. */
+  audit: AuditConfig;
   /** Settings that were generated into DATA_DIR because they were missing (development only). */
   generated: string[];
 }
@@ -63,6 +66,7 @@ export function loadConfiguration(env: Env = process.env): Configuration {
     clients: loadClientsConfig(env, app, auth),
     crypto: loadCryptoConfig(env, devSecrets.encryptionKeys),
     verification: loadVerificationConfig(env),
+    audit: loadAuditConfig(env),
     generated,
   };
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { SigningKeysService } from '../clients/signing-keys.service';
+import type { RequestActor } from '../common/request-actor';
 import { ConfigError } from '../config/config-error';
 import { IntegrationsService } from '../integrations/integrations.service';
 import { TenantKeysService } from '../tenants/tenant-keys.service';
@@ -116,8 +117,9 @@ export class KeyManagementService {
     );
   }
 
+  /** `actor` is who runs it (`cli:<user>`): each tenant's event, and the signing keys', name it. */
   async rotate(
-    options: { reencrypt: boolean; batchSize: number },
+    options: { reencrypt: boolean; batchSize: number; actor: RequestActor },
     onProgress: (progress: RotationProgress) => void = () => undefined,
   ): Promise<RotationSummary> {
     const started = Date.now();
@@ -127,7 +129,7 @@ export class KeyManagementService {
     const filter: RotationFilter = mode === 'rewrap' ? { mode, masterKeyId } : { mode, startedAt: run.startedAt };
     const summary: RotationSummary = { mode, masterKeyId, rewrapped: 0, reencrypted: 0, integrations: 0, signingKeys: 0, failed: [], seconds: 0 };
     // The service's own signing keys first: a handful of rows, each re-wrapped like a data key.
-    const signing = await this.signingKeys.rewrapAll();
+    const signing = await this.signingKeys.rewrapAll(options.actor);
     summary.signingKeys = signing.rewrapped;
     for (const failure of signing.failed) summary.failed.push({ tenantId: `signing key '${failure.kid}'`, reason: failure.reason });
     const progress = { done: 0, total: await this.tenantKeys.countForRotation(filter), failed: 0 };
@@ -141,9 +143,9 @@ export class KeyManagementService {
       for (const tenantId of batch) {
         try {
           if (mode === 'rewrap') {
-            if (await this.tenantKeys.rewrap(tenantId)) summary.rewrapped++;
+            if (await this.tenantKeys.rewrap(tenantId, options.actor)) summary.rewrapped++;
           } else {
-            const integrations = await this.replaceDataKey(tenantId);
+            const integrations = await this.replaceDataKey(tenantId, options.actor);
             if (integrations !== undefined) {
               summary.reencrypted++;
               summary.integrations += integrations;
@@ -169,14 +171,14 @@ export class KeyManagementService {
    * Returns the number of integrations re-encrypted, or undefined when the
    * tenant is gone.
    */
-  private async replaceDataKey(tenantId: string): Promise<number | undefined> {
+  private async replaceDataKey(tenantId: string, actor: RequestActor): Promise<number | undefined> {
     const version = await this.tenantKeys.beginReplacement(tenantId);
     if (version === undefined) return undefined;
     const reencrypted = await this.integrations.reencryptSecrets(tenantId);
     if (await this.integrations.hasSecretsOutside(tenantId, version)) {
       throw new Error(`secrets of tenant '${tenantId}' are still under the previous data key; run the rotation again`);
     }
-    await this.tenantKeys.finishReplacement(tenantId, version);
+    await this.tenantKeys.finishReplacement(tenantId, version, actor);
     return reencrypted;
   }
 }

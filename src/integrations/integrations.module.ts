@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
 import { HostileInputPipe } from '../common/pipes/hostile-input.pipe';
 import { TenantsModule } from '../tenants/tenants.module';
 import { IntegrationBodyPipe } from './integration-body.pipe';
@@ -14,7 +15,7 @@ import { VerificationController } from './verification/verification.controller';
 import { VerificationService } from './verification/verification.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([IntegrationEntity]), TenantsModule],
+  imports: [TypeOrmModule.forFeature([IntegrationEntity]), TenantsModule, AuditModule],
   controllers: [IntegrationsController, IntegrationTypesController, VerificationController],
   providers: [
     HostileInputPipe,

@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
 import { DomainError, TenantNotFoundError } from '../common/errors/domain-errors';
+import type { RequestActor } from '../common/request-actor';
 import { type DataKey, DataKeyService } from '../crypto/data-key.service';
+import { DatabaseService } from '../database/database.service';
 import { type TenantKeyState, TenantsRepository, type RotationFilter, type WriteFence } from './tenants.repository';
 
 /**
@@ -29,12 +32,17 @@ export class DataKeyVersionGoneError extends DomainError {
  * `beginReplacement` makes version N+1 current and keeps N beside it; the
  * integrations module re-encrypts every secret under N+1 (writes are fenced
  * on N+1 from then on); `finishReplacement` forgets N.
+ *
+ * A re-wrap and the end of a replacement each commit with their audit event
+ * in the tenant's chain (keys.rewrap, keys.replace).
  */
 @Injectable()
 export class TenantKeysService {
   constructor(
     private readonly repository: TenantsRepository,
     private readonly dataKeys: DataKeyService,
+    private readonly db: DatabaseService,
+    private readonly audit: AuditService,
   ) {}
 
   /** The key new secrets of this tenant are encrypted with. TenantNotFoundError when there is no live tenant. */
@@ -91,12 +99,17 @@ export class TenantKeysService {
   }
 
   /** Re-wraps the tenant's data key (and a previous one still kept) under the active master key. False when nothing was left to do. */
-  async rewrap(tenantId: string): Promise<boolean> {
+  async rewrap(tenantId: string, actor: RequestActor): Promise<boolean> {
     const state = await this.repository.keyState(tenantId);
     if (state === null || state.dataKeyWrapped === null || state.masterKeyId === this.dataKeys.activeMasterKeyId) return false;
     const current = this.dataKeys.rewrap(tenantId, state.dataKeyWrapped);
     const previous = state.previousDataKeyWrapped === null ? null : this.dataKeys.rewrap(tenantId, state.previousDataKeyWrapped).wrapped;
-    return this.repository.updateKeys(state, { dataKeyWrapped: current.wrapped, previousDataKeyWrapped: previous, masterKeyId: current.masterKeyId });
+    return this.db.transaction(async (tx) => {
+      const change = { dataKeyWrapped: current.wrapped, previousDataKeyWrapped: previous, masterKeyId: current.masterKeyId };
+      if (!(await this.repository.updateKeys(state, change, tx))) return false;
+      await this.audit.record({ tenantId, actor, action: 'keys.rewrap', target: `master-key:${current.masterKeyId}`, outcome: 200 }, tx);
+      return true;
+    });
   }
 
   /**
@@ -124,11 +137,14 @@ export class TenantKeysService {
     }
   }
 
-  /** Step 3: the previous version is forgotten; call it only when no secret names it any more. */
-  async finishReplacement(tenantId: string, version: number): Promise<void> {
+  /** Step 3: the previous version is forgotten; call it only when no secret names it any more. The replacement's event commits with it. */
+  async finishReplacement(tenantId: string, version: number, actor: RequestActor): Promise<void> {
     const state = await this.repository.keyState(tenantId);
     if (state === null || state.dataKeyVersion !== version || state.previousDataKeyWrapped === null) return;
-    await this.repository.updateKeys(state, { previousDataKeyWrapped: null });
+    await this.db.transaction(async (tx) => {
+      if (!(await this.repository.updateKeys(state, { previousDataKeyWrapped: null }, tx))) return;
+      await this.audit.record({ tenantId, actor, action: 'keys.replace', target: `data-key:v${version}`, outcome: 200 }, tx);
+    });
     this.dataKeys.forget(tenantId);
   }
 

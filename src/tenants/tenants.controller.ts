@@ -6,6 +6,7 @@ import { Scope, type Principal } from '../auth/scopes';
 import { TenantAlreadyExistsError, TenantNotFoundError, ValidationFailedError } from '../common/errors/domain-errors';
 import { ApiErrors, ERR, exampleOf, ID_SCHEMA, responseHeaders, type ErrorExample } from '../common/openapi';
 import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
+import { Actor, type RequestActor } from '../common/request-actor';
 import { CreateTenantDto, TenantResponse, UpdateTenantDto } from './dto/tenant.dto';
 import { TenantsService, toTenantResponse } from './tenants.service';
 
@@ -43,18 +44,21 @@ export class TenantsController {
   @RequireScope(Scope.PlatformAdmin)
   @ApiOperation({ summary: 'Create a tenant (platform admin)' })
   @ApiResponse({ status: 201, description: 'Created', type: TenantResponse, headers: responseHeaders() })
-  @ApiErrors({
-    400: [E.badBody, E.unknownField, ERR.malformedJson, ERR.emptyBody],
-    403: [E.admin],
-    409: [
-      exampleOf('the id is taken', new TenantAlreadyExistsError('acme', false)),
-      exampleOf('the id belonged to a deleted tenant', new TenantAlreadyExistsError('acme', true)),
-    ],
-    413: [ERR.tooLarge],
-    415: [ERR.notJson],
-  })
-  async create(@Body() dto: CreateTenantDto): Promise<TenantResponse> {
-    return toTenantResponse(await this.tenants.create(dto));
+  @ApiErrors(
+    {
+      400: [E.badBody, E.unknownField, ERR.malformedJson, ERR.emptyBody],
+      403: [E.admin],
+      409: [
+        exampleOf('the id is taken', new TenantAlreadyExistsError('acme', false)),
+        exampleOf('the id belonged to a deleted tenant', new TenantAlreadyExistsError('acme', true)),
+      ],
+      413: [ERR.tooLarge],
+      415: [ERR.notJson],
+    },
+    { audited: 'change' },
+  )
+  async create(@Body() dto: CreateTenantDto, @Actor() actor: RequestActor): Promise<TenantResponse> {
+    return toTenantResponse(await this.tenants.create(dto, actor));
   }
 
   @Get()
@@ -95,15 +99,18 @@ export class TenantsController {
   @ApiOperation({ summary: 'Rename a tenant (platform admin)' })
   @ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
   @ApiResponse({ status: 200, description: 'The renamed tenant', type: TenantResponse, headers: responseHeaders() })
-  @ApiErrors({
-    400: [E.badIid, ERR.badUrl, E.badBody, E.unknownField, ERR.malformedJson, ERR.emptyBody],
-    403: [E.admin],
-    404: [E.tenant],
-    413: [ERR.tooLarge],
-    415: [ERR.notJson],
-  })
-  async rename(@Param('iid') iid: string, @Body() dto: UpdateTenantDto): Promise<TenantResponse> {
-    return toTenantResponse(await this.tenants.rename(iid, dto.name));
+  @ApiErrors(
+    {
+      400: [E.badIid, ERR.badUrl, E.badBody, E.unknownField, ERR.malformedJson, ERR.emptyBody],
+      403: [E.admin],
+      404: [E.tenant],
+      413: [ERR.tooLarge],
+      415: [ERR.notJson],
+    },
+    { audited: 'change' },
+  )
+  async rename(@Param('iid') iid: string, @Body() dto: UpdateTenantDto, @Actor() actor: RequestActor): Promise<TenantResponse> {
+    return toTenantResponse(await this.tenants.rename(iid, dto.name, actor));
   }
 
   @Delete(':iid')
@@ -117,8 +124,11 @@ export class TenantsController {
   @ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
   @ApiResponse({ status: 204, description: 'Deleted; no body', headers: responseHeaders() })
   // A DELETE with a body gets it parsed like any other (400 malformed, 413, 415).
-  @ApiErrors({ 400: [E.badIid, ERR.badUrl, ERR.malformedJson], 403: [E.admin], 404: [E.tenant], 413: [ERR.tooLarge], 415: [ERR.notJson] })
-  async delete(@Param('iid') iid: string): Promise<void> {
-    await this.tenants.delete(iid);
+  @ApiErrors(
+    { 400: [E.badIid, ERR.badUrl, ERR.malformedJson], 403: [E.admin], 404: [E.tenant], 413: [ERR.tooLarge], 415: [ERR.notJson] },
+    { audited: 'change' },
+  )
+  async delete(@Param('iid') iid: string, @Actor() actor: RequestActor): Promise<void> {
+    await this.tenants.delete(iid, actor);
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
 import { CryptoModule } from '../crypto/crypto.module';
 import { DeletedTenantEntity } from './deleted-tenant.entity';
 import { TenantKeysService } from './tenant-keys.service';
@@ -9,7 +10,7 @@ import { TenantsRepository } from './tenants.repository';
 import { TenantsService } from './tenants.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([TenantEntity, DeletedTenantEntity]), CryptoModule],
+  imports: [TypeOrmModule.forFeature([TenantEntity, DeletedTenantEntity]), CryptoModule, AuditModule],
   controllers: [TenantsController],
   providers: [TenantsRepository, TenantsService, TenantKeysService],
   exports: [TenantsService, TenantKeysService],

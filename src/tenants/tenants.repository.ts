@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, IsNull, LessThan, MoreThan, Not, type FindOptionsWhere, type Repository } from 'typeorm';
+import { type EntityManager, In, IsNull, LessThan, MoreThan, Not, type FindOptionsWhere, type Repository } from 'typeorm';
 import { isDuplicateKey } from '../database/database-errors';
 import { DatabaseService } from '../database/database.service';
 import { DeletedTenantEntity } from './deleted-tenant.entity';
@@ -25,7 +25,8 @@ export type RotationFilter = { mode: 'rewrap'; masterKeyId: string } | { mode: '
 /**
  * Tenants and their tombstones. Ids are compared byte for byte (the columns
  * are utf8mb4_bin on MySQL), and every method is one operation on
- * DatabaseService, so SQLite's single connection is shared safely.
+ * DatabaseService, so SQLite's single connection is shared safely, or runs in
+ * the transaction its caller passes (`tx`), with the change's audit event.
  */
 @Injectable()
 export class TenantsRepository {
@@ -49,23 +50,21 @@ export class TenantsRepository {
   }
 
   /**
-   * Inserts a new tenant unless its id is taken by a live tenant ('exists') or
-   * was used by a deleted one ('deleted'): ids are never reused.
+   * Inserts a new tenant in the caller's transaction: 'exists' when a live
+   * tenant has the id, 'deleted' when a deleted one had it (ids are never
+   * reused). Anything but 'created' leaves a row the caller must roll back.
    */
-  insert(tenant: TenantEntity): Promise<'created' | 'exists' | 'deleted'> {
-    return this.db
-      .transaction(async (manager) => {
+  insert(tenant: TenantEntity, tx: EntityManager): Promise<'created' | 'exists' | 'deleted'> {
+    return this.db.within(tx, async (manager) => {
+      try {
         await manager.insert(TenantEntity, tenant);
-        // After the insert, so a delete of the same id committing meanwhile is seen (READ COMMITTED).
-        const tombstone = await manager.existsBy(DeletedTenantEntity, { id: tenant.id });
-        if (tombstone) throw new IdOnceDeleted();
-        return 'created' as const;
-      })
-      .catch((error: unknown) => {
-        if (error instanceof IdOnceDeleted) return 'deleted' as const;
-        if (isDuplicateKey(error)) return 'exists' as const;
+      } catch (error) {
+        if (isDuplicateKey(error)) return 'exists';
         throw error;
-      });
+      }
+      // After the insert, so a delete of the same id committing meanwhile is seen (READ COMMITTED).
+      return (await manager.existsBy(DeletedTenantEntity, { id: tenant.id })) ? 'deleted' : 'created';
+    });
   }
 
   async isTombstoned(id: string): Promise<boolean> {
@@ -73,17 +72,18 @@ export class TenantsRepository {
   }
 
   /** Renames a live tenant; false when there is none. */
-  async rename(id: string, name: string, updatedAt: Date): Promise<boolean> {
-    const result = await this.db.run((manager) => manager.withRepository(this.tenants).update({ id }, { name, updatedAt }));
+  async rename(id: string, name: string, updatedAt: Date, tx?: EntityManager): Promise<boolean> {
+    const result = await this.db.within(tx, (manager) => manager.withRepository(this.tenants).update({ id }, { name, updatedAt }));
     return result.affected === 1;
   }
 
   /**
    * Deletes a tenant's row, which takes its data key and (by the foreign keys'
-   * cascade) everything it owns, and leaves a tombstone. False when there was no live tenant.
+   * cascade) everything it owns, and leaves a tombstone, in the caller's
+   * transaction. False when there was no live tenant.
    */
-  delete(id: string, deletedAt: Date): Promise<boolean> {
-    return this.db.transaction(async (manager) => {
+  delete(id: string, deletedAt: Date, tx: EntityManager): Promise<boolean> {
+    return this.db.within(tx, async (manager) => {
       const { affected } = await manager.delete(TenantEntity, { id });
       if (affected !== 1) return false;
       await manager.insert(DeletedTenantEntity, { id, deletedAt });
@@ -113,13 +113,14 @@ export class TenantsRepository {
   async updateKeys(
     expected: Pick<TenantKeyState, 'id' | 'dataKeyVersion' | 'masterKeyId'>,
     change: Partial<TenantKeyState>,
+    tx?: EntityManager,
   ): Promise<boolean> {
     const where: FindOptionsWhere<TenantEntity> = {
       id: expected.id,
       dataKeyVersion: expected.dataKeyVersion,
       masterKeyId: expected.masterKeyId ?? IsNull(),
     };
-    const result = await this.db.run((manager) => manager.withRepository(this.tenants).update(where, change));
+    const result = await this.db.within(tx, (manager) => manager.withRepository(this.tenants).update(where, change));
     return result.affected === 1;
   }
 
@@ -169,8 +170,6 @@ export class TenantsRepository {
     return rows.map((row) => row.id);
   }
 }
-
-class IdOnceDeleted extends Error {}
 
 function rotationWhere(filter: RotationFilter): FindOptionsWhere<TenantEntity>[] {
   if (filter.mode === 'rewrap') return [{ dataKeyWrapped: Not(IsNull()), masterKeyId: Not(filter.masterKeyId) }];

@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/scopes';
 import { TenantAlreadyExistsError, TenantNotFoundError } from '../common/errors/domain-errors';
+import type { RequestActor } from '../common/request-actor';
 import { DataKeyService } from '../crypto/data-key.service';
+import { DatabaseService } from '../database/database.service';
 import type { CreateTenantDto, TenantResponse } from './dto/tenant.dto';
 import type { TenantEntity } from './tenant.entity';
 import { TenantsRepository } from './tenants.repository';
@@ -15,15 +18,22 @@ export function toTenantResponse(tenant: TenantEntity): TenantResponse {
   };
 }
 
+/**
+ * Tenants: each change commits in one transaction with its audit event
+ * (tenant.create, tenant.update, tenant.delete), so neither exists without
+ * the other; when the event cannot be written the change is not made (503).
+ */
 @Injectable()
 export class TenantsService {
   constructor(
     private readonly repository: TenantsRepository,
     private readonly dataKeys: DataKeyService,
+    private readonly db: DatabaseService,
+    private readonly audit: AuditService,
   ) {}
 
   /** Creates a tenant with its own data key. Ids are never reused, not even after deletion. */
-  async create(dto: CreateTenantDto): Promise<TenantEntity> {
+  async create(dto: CreateTenantDto, actor: RequestActor): Promise<TenantEntity> {
     const now = new Date();
     const dataKey = this.dataKeys.generate(dto.id);
     const tenant: TenantEntity = {
@@ -37,8 +47,12 @@ export class TenantsService {
       createdAt: now,
       updatedAt: now,
     };
-    const outcome = await this.repository.insert(tenant);
-    if (outcome !== 'created') throw new TenantAlreadyExistsError(dto.id, outcome === 'deleted');
+    await this.db.transaction(async (tx) => {
+      const outcome = await this.repository.insert(tenant, tx);
+      // Thrown inside the transaction: a row inserted over a deleted tenant's id is rolled back.
+      if (outcome !== 'created') throw new TenantAlreadyExistsError(dto.id, outcome === 'deleted');
+      await this.audit.record({ tenantId: tenant.id, actor, action: 'tenant.create', target: tenant.id, outcome: 201 }, tx);
+    });
     return tenant;
   }
 
@@ -56,23 +70,35 @@ export class TenantsService {
     return tenant;
   }
 
+  /** Whether the id is or was a tenant's (a deleted tenant keeps its id, and its audit trail). */
+  async hasExisted(id: string): Promise<boolean> {
+    return (await this.repository.findById(id)) !== null || (await this.repository.isTombstoned(id));
+  }
+
   /** 404 unless the tenant is live; for the other modules, which find out about tenants through here. */
   async requireLive(id: string): Promise<void> {
     await this.get(id);
   }
 
-  async rename(id: string, name: string): Promise<TenantEntity> {
-    if (!(await this.repository.rename(id, name, new Date()))) throw new TenantNotFoundError(id);
+  async rename(id: string, name: string, actor: RequestActor): Promise<TenantEntity> {
+    await this.db.transaction(async (tx) => {
+      if (!(await this.repository.rename(id, name, new Date(), tx))) throw new TenantNotFoundError(id);
+      await this.audit.record({ tenantId: id, actor, action: 'tenant.update', target: id, outcome: 200 }, tx);
+    });
     return this.get(id);
   }
 
   /**
    * Deletes the tenant: its row goes, with the wrapped data key in it (so no
    * later dump can decrypt its secrets) and, by cascade, everything it owns.
-   * A tombstone keeps the id from being reused.
+   * A tombstone keeps the id from being reused; the tenant's audit trail
+   * stays (it holds no secret), ending with this deletion.
    */
-  async delete(id: string): Promise<void> {
-    if (!(await this.repository.delete(id, new Date()))) throw new TenantNotFoundError(id);
+  async delete(id: string, actor: RequestActor): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      if (!(await this.repository.delete(id, new Date(), tx))) throw new TenantNotFoundError(id);
+      await this.audit.record({ tenantId: id, actor, action: 'tenant.delete', target: id, outcome: 204 }, tx);
+    });
     this.dataKeys.forget(id);
   }
 }

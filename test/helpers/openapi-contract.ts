@@ -10,6 +10,7 @@ import type {
 } from '@nestjs/swagger';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { FormParameters } from '../../src/clients/form-body';
 import { securityHeaders } from '../../src/common/security-headers';
@@ -27,6 +28,9 @@ type Json = Record<string, unknown>;
 type Schema = SchemaObject | ReferenceObject;
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
+
+/** Newline-delimited JSON (the audit export): checked line by line against the media type's schema. */
+const NDJSON = 'application/x-ndjson';
 
 /**
  * Headers that are HTTP's or the platform's rather than the API's: transport,
@@ -275,9 +279,20 @@ export class OpenApiContract {
     const media = content[mediaType];
     if (media === undefined)
       return [...problems, `content type ${mediaType || '(none)'} is not documented (${Object.keys(content).join(', ')})`];
+    const validate = this.compile(this.bodies, `response ${route.method} ${route.template} ${exchange.status} ${mediaType}`, media.schema);
+    if (mediaType === NDJSON) {
+      // Newline-delimited JSON: the schema is each line's, and every line ends with a newline.
+      if (exchange.payload !== '' && !exchange.payload.endsWith('\n')) problems.push('the NDJSON body does not end with a newline');
+      const lines = exchange.payload.split('\n').slice(0, -1);
+      lines.forEach((line, index) => {
+        const item = parseJson(line);
+        if (item === undefined) problems.push(`NDJSON line ${index + 1} is not JSON: ${clip(line)}`);
+        else if (!validate(item)) problems.push(`NDJSON line ${index + 1} ${clip(line)} does not match: ${describeErrors(validate.errors)}`);
+      });
+      return problems;
+    }
     const body = parseJson(exchange.payload);
     if (body === undefined) return [...problems, `the body is not JSON: ${clip(exchange.payload)}`];
-    const validate = this.compile(this.bodies, `response ${route.method} ${route.template} ${exchange.status} ${mediaType}`, media.schema);
     if (!validate(body)) problems.push(`body ${clip(exchange.payload)} does not match: ${describeErrors(validate.errors)}`);
     return problems;
   }
@@ -423,27 +438,42 @@ export function contractFor(document: OpenAPIObject): OpenApiContract {
  */
 export function installContractCheck(fastify: FastifyInstance, contract: OpenApiContract): void {
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    try {
-      const text =
-        typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : payload == null ? '' : undefined;
-      const problems = contract.check({
-        method: request.method,
-        // As sent: under /1.0 too (request.url is the path after rewriteUrl took the prefix off).
-        url: request.originalUrl,
-        requestBody: request.body instanceof FormParameters ? request.body.fields() : request.body,
-        requestContentType:
-          String(request.headers['content-type'] ?? '')
-            .split(';')[0]
-            .trim()
-            .toLowerCase() || undefined,
-        status: reply.statusCode,
-        headers: reply.getHeaders(),
-        payload: text,
-      });
-      if (problems.length > 0) recordViolations(problems);
-    } catch (error) {
-      recordViolations([`${request.method} ${request.url}: the contract check failed: ${(error as Error).stack ?? String(error)}`]);
+    const check = (text: string | undefined): void => {
+      try {
+        const problems = contract.check({
+          method: request.method,
+          // As sent: under /1.0 too (request.url is the path after rewriteUrl took the prefix off).
+          url: request.originalUrl,
+          requestBody: request.body instanceof FormParameters ? request.body.fields() : request.body,
+          requestContentType:
+            String(request.headers['content-type'] ?? '')
+              .split(';')[0]
+              .trim()
+              .toLowerCase() || undefined,
+          status: reply.statusCode,
+          headers: reply.getHeaders(),
+          payload: text,
+        });
+        if (problems.length > 0) recordViolations(problems);
+      } catch (error) {
+        recordViolations([`${request.method} ${request.url}: the contract check failed: ${(error as Error).stack ?? String(error)}`]);
+      }
+    };
+    const mediaType = String(reply.getHeader('content-type') ?? '')
+      .split(';')[0]
+      .trim();
+    if (payload instanceof Readable && mediaType === NDJSON) {
+      // A streamed export: checked when it ends, on the text as sent, which passes through unchanged.
+      const chunks: Buffer[] = [];
+      const tee = new PassThrough();
+      payload.on('data', (chunk: Buffer | string) => chunks.push(Buffer.from(chunk)));
+      payload.on('end', () => check(Buffer.concat(chunks).toString('utf8')));
+      payload.on('error', (error) => tee.destroy(error));
+      payload.pipe(tee);
+      done(null, tee);
+      return;
     }
+    check(typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : payload == null ? '' : undefined);
     done(null, payload);
   });
 }

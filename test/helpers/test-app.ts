@@ -107,6 +107,9 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
       await db.query('DELETE FROM api_client_revocations WHERE tenant_id LIKE ?', [`%-${run}-%`]);
       await db.query('DELETE FROM tenants WHERE id LIKE ?', [`%-${run}-%`]);
       await db.query('DELETE FROM deleted_tenants WHERE id LIKE ?', [`%-${run}-%`]);
+      // Whole chains of this run's tenants: what stays behind on a shared database still verifies.
+      await db.query('DELETE FROM audit_events WHERE tenant_id LIKE ?', [`%-${run}-%`]);
+      await db.query('DELETE FROM audit_chain_anchors WHERE tenant_id LIKE ?', [`%-${run}-%`]);
       await app.close();
       await own?.drop();
       rmSync(dir, { recursive: true, force: true });

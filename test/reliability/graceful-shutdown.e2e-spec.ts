@@ -136,6 +136,7 @@ describe('Reliability: graceful shutdown', () => {
       expect(Number(count)).toBe(IN_FLIGHT);
       await database.query('DELETE FROM integrations WHERE tenant_id = ?', [tenant]);
       await database.query('DELETE FROM tenants WHERE id = ?', [tenant]);
+      await database.query('DELETE FROM audit_events WHERE tenant_id = ?', [tenant]);
     } finally {
       await database.destroy();
     }

@@ -366,9 +366,13 @@ describe('Security: secrets never leak (canaries)', () => {
     const rows = await database.query<Record<string, unknown>[]>('SELECT * FROM integrations WHERE tenant_id = ?', [tenant]);
     // API clients keep only scrypt hashes of their secrets.
     const clientRows = await database.query<Record<string, unknown>[]>('SELECT * FROM api_clients WHERE tenant_id = ?', [tenant]);
-    const atRest = canariesIn([rows, clientRows]);
+    // The audit trail names what was done and by whom, never with what secret.
+    const auditRows = await database.query<Record<string, unknown>[]>('SELECT * FROM audit_events WHERE tenant_id = ?', [tenant]);
+    expect(auditRows.length).toBeGreaterThan(0);
+    const atRest = canariesIn([rows, clientRows, auditRows]);
     await database.query('DELETE FROM integrations WHERE tenant_id = ?', [tenant]);
     await database.query('DELETE FROM tenants WHERE id = ?', [tenant]);
+    await database.query('DELETE FROM audit_events WHERE tenant_id = ?', [tenant]);
     await database.destroy();
 
     // Stop the service so that everything it had to say is written, then search.

@@ -17,7 +17,7 @@ export class CreateApiClientDto {
     maxLength: 500,
     pattern: CLIENT_SCOPE_PATTERN,
     description:
-      'Space-separated scopes its tokens may carry: integrations:read, integrations:write, integrations:secrets, clients:write — ' +
+      'Space-separated scopes its tokens may carry: integrations:read, integrations:write, integrations:secrets, clients:write, audit:read — ' +
       'only scopes the caller holds itself (a platform admin may grant them all; 403 otherwise), never platform:admin',
   })
   scope!: string;

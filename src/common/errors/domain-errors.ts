@@ -146,3 +146,22 @@ export class ApiClientNotFoundError extends DomainError {
     super(`API client '${displayId(clientId)}' does not exist in tenant '${displayId(tenantId)}'`);
   }
 }
+
+/** What AuditUnavailableError says, by what did not happen. */
+export const AUDIT_UNAVAILABLE_MESSAGES = {
+  change: 'The audit trail cannot be written, so this change was not made; retry shortly',
+  secretRead: 'The audit trail cannot be written, so the secret is not sent; retry shortly',
+  read: 'The audit trail cannot be written, so it is not read either; retry shortly',
+  check: 'The audit trail cannot be written, so this check is not reported; retry shortly',
+} as const;
+
+/**
+ * The audit trail could not be written, so what needed an event did not
+ * happen (Vault's rule): a change was not made, a plaintext secret was not
+ * sent. The cause is logged for operators; the client is told to retry.
+ */
+export class AuditUnavailableError extends DomainError {
+  readonly status = 503;
+  readonly code = 'AUDIT_UNAVAILABLE';
+  override readonly headers = { 'Retry-After': '5' };
+}

@@ -14,9 +14,30 @@ function isMysql(queryRunner: QueryRunner): boolean {
  * compare byte for byte (utf8mb4_bin), as SQLite does by default.
  */
 export function idColumn(queryRunner: QueryRunner, name: string, primary = true): TableColumnOptions {
-  return { name, type: 'varchar', length: '64', isPrimary: primary, ...(isMysql(queryRunner) ? { charset: 'utf8mb4', collation: 'utf8mb4_bin' } : {}) };
+  return {
+    name,
+    type: 'varchar',
+    length: '64',
+    isPrimary: primary,
+    ...(isMysql(queryRunner) ? { charset: 'utf8mb4', collation: 'utf8mb4_bin' } : {}),
+  };
 }
 
 export function timestampColumn(queryRunner: QueryRunner, name: string, nullable = false): TableColumnOptions {
   return { name, type: 'datetime', ...(isMysql(queryRunner) ? { precision: 3 } : {}), isNullable: nullable };
+}
+
+/**
+ * Text that must read back exactly as it was written (an audit event's fields
+ * are hashed): utf8mb4 on MySQL whatever the database's default character
+ * set, and binary collation, as SQLite stores text.
+ */
+export function exactTextColumn(queryRunner: QueryRunner, name: string, length: number, nullable = false): TableColumnOptions {
+  return {
+    name,
+    type: 'varchar',
+    length: String(length),
+    isNullable: nullable,
+    ...(isMysql(queryRunner) ? { charset: 'utf8mb4', collation: 'utf8mb4_bin' } : {}),
+  };
 }

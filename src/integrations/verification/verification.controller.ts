@@ -2,11 +2,17 @@ import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ActsOnTenant, RequireScope } from '../../auth/auth.decorators';
 import { Scope } from '../../auth/scopes';
-import { IntegrationNotFoundError, TenantNotFoundError } from '../../common/errors/domain-errors';
+import {
+  AUDIT_UNAVAILABLE_MESSAGES,
+  AuditUnavailableError,
+  IntegrationNotFoundError,
+  TenantNotFoundError,
+} from '../../common/errors/domain-errors';
 import { ApiErrors, ERR, exampleOf, ID_SCHEMA, responseHeaders, type ErrorExample } from '../../common/openapi';
 import { DataKeyVersionGoneError } from '../../tenants/tenant-keys.service';
 import { VERIFICATION_REF } from '../integrations.openapi';
 import { ResourceIdPipe } from '../../common/pipes/resource-id.pipe';
+import { Actor, type RequestActor } from '../../common/request-actor';
 import { IntegrationNotVerifiedError, toVerificationWire, type VerificationWire } from './verification-result';
 import { VerificationService } from './verification.service';
 
@@ -14,6 +20,7 @@ const E = {
   tenant: exampleOf('no such tenant', new TenantNotFoundError('acme')),
   integration: exampleOf('no such integration', new IntegrationNotFoundError('acme', 'twilio')),
   keyRotated: exampleOf('data key replaced during the read', new DataKeyVersionGoneError('acme', 3)),
+  auditUnavailable: exampleOf('audit trail unwritable', new AuditUnavailableError(AUDIT_UNAVAILABLE_MESSAGES.check)),
 } satisfies Record<string, ErrorExample>;
 
 const RESULT_EXAMPLES = {
@@ -58,17 +65,28 @@ export class VerificationController {
     headers: responseHeaders(),
     examples: RESULT_EXAMPLES,
   })
-  @ApiErrors({
-    400: [ERR.badPathId('iid'), ERR.badUrl, ERR.badPathId('id'), ERR.malformedJson],
-    403: [ERR.lacksScope('integrations:write'), ERR.foreignTenant],
-    404: [E.tenant, E.integration],
-    413: [ERR.tooLarge],
-    415: [ERR.notJson],
-    500: [ERR.secretUnreadable],
-    503: [E.keyRotated],
-  })
-  async verify(@Param('iid') iid: string, @Param('id', ResourceIdPipe) id: string): Promise<VerificationWire> {
-    return toVerificationWire(await this.verification.verifyStored(iid, id));
+  @ApiErrors(
+    {
+      400: [ERR.badPathId('iid'), ERR.badUrl, ERR.badPathId('id'), ERR.malformedJson],
+      403: [ERR.lacksScope('integrations:write'), ERR.foreignTenant],
+      404: [E.tenant, E.integration],
+      413: [ERR.tooLarge],
+      415: [ERR.notJson],
+      500: [ERR.secretUnreadable],
+      503: [E.keyRotated, E.auditUnavailable],
+    },
+    {
+      descriptions: {
+        503: 'The database is unreachable, (KEY_ROTATED) a data key changed during the read, or (AUDIT_UNAVAILABLE) the check could not be recorded, so its result is not reported; retry after Retry-After seconds',
+      },
+    },
+  )
+  async verify(
+    @Param('iid') iid: string,
+    @Param('id', ResourceIdPipe) id: string,
+    @Actor() actor: RequestActor,
+  ): Promise<VerificationWire> {
+    return toVerificationWire(await this.verification.verifyStored(iid, id, actor));
   }
 
   @Get('verification')

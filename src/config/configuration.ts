@@ -5,6 +5,7 @@ import { type Env, ConfigError, readVar } from './config-error';
 import { type CryptoConfig, loadCryptoConfig } from './crypto.config';
 import { type DatabaseConfig, loadDatabaseConfig } from './database.config';
 import { ensureDevSecrets } from './dev-secrets';
+import { type HistoryConfig, loadHistoryConfig } from './history.config';
 import { loadVerificationConfig, type VerificationConfig } from './verification.config';
 
 export interface Configuration {
@@ -15,6 +16,8 @@ export interface Configuration {
   clients: ClientsConfig;
   crypto: CryptoConfig;
   verification: VerificationConfig;
+  /** Versions of integrations: how many, and how long after a delete. */
+  history: HistoryConfig;
   /** Settings that were generated into DATA_DIR because they were missing (development only). */
   generated: string[];
 }
@@ -63,6 +66,7 @@ export function loadConfiguration(env: Env = process.env): Configuration {
     clients: loadClientsConfig(env, app, auth),
     crypto: loadCryptoConfig(env, devSecrets.encryptionKeys),
     verification: loadVerificationConfig(env),
+    history: loadHistoryConfig(env),
     generated,
   };
 }

@@ -12,6 +12,7 @@ import { sendError } from './common/filters/all-exceptions.filter';
 import { errorSchemas, headerComponents, oauthErrorSchemas } from './common/openapi';
 import { securityHeaders } from './common/security-headers';
 import { integrationSchemas } from './integrations/integrations.openapi';
+import { versionSchemas } from './integrations/history/versions.openapi';
 import type { Configuration } from './config/configuration';
 import { AppLogger } from './logging/app.logger';
 import { registerRequestLogging } from './logging/logging.module';
@@ -105,6 +106,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     ...oauthErrorSchemas(),
     ...integrationSchemas(),
     ...clientSchemas(),
+    ...versionSchemas(),
   };
   for (const name of CLOSED_DTO_SCHEMAS) {
     const schema = schemas[name];

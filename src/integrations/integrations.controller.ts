@@ -5,6 +5,7 @@ import { ActsOnTenant, CurrentPrincipal, RequireScope } from '../auth/auth.decor
 import { mayRevealSecrets, Scope, type Principal } from '../auth/scopes';
 import { ApiErrors, ERR, ID_SCHEMA, responseHeaders } from '../common/openapi';
 import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
+import { Actor, type RequestActor } from '../common/request-actor';
 import { ResourceIdPipe } from '../common/pipes/resource-id.pipe';
 import { IntegrationBody, IntegrationBodyPipe } from './integration-body.pipe';
 import type { IntegrationInput } from './integration-body.validator';
@@ -16,7 +17,7 @@ import {
   INTEGRATION_ERRORS as E,
   WRITE_ERRORS,
 } from './integrations.openapi';
-import { IntegrationsService } from './integrations.service';
+import { IntegrationsService, type PutOptions } from './integrations.service';
 import { DryRun } from './verification/dry-run';
 import { toVerificationWire, type VerificationWire } from './verification/verification-result';
 import type { IntegrationWire } from './wire-format';
@@ -123,9 +124,10 @@ export class IntegrationsController {
     @DryRun() dryRun: boolean,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Actor() actor: RequestActor,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<IntegrationWire | VerificationWire> {
-    return this.put(iid, input, dryRun, ifMatch, principal, reply);
+    return this.put(iid, input, { dryRun, ifMatch, reveal: mayRevealSecrets(principal), actor }, reply);
   }
 
   @Post()
@@ -149,9 +151,10 @@ export class IntegrationsController {
     @DryRun() dryRun: boolean,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Actor() actor: RequestActor,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<IntegrationWire | VerificationWire> {
-    return this.put(iid, input, dryRun, ifMatch, principal, reply);
+    return this.put(iid, input, { dryRun, ifMatch, reveal: mayRevealSecrets(principal), actor }, reply);
   }
 
   @Patch(':id')
@@ -178,9 +181,10 @@ export class IntegrationsController {
     @Body() body: unknown,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Actor() actor: RequestActor,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<IntegrationWire> {
-    const { wire, etag } = await this.integrations.patch(iid, id, body, { ifMatch, reveal: mayRevealSecrets(principal) });
+    const { wire, etag } = await this.integrations.patch(iid, id, body, { ifMatch, reveal: mayRevealSecrets(principal), actor });
     reply.header('etag', etag);
     return wire;
   }
@@ -188,7 +192,10 @@ export class IntegrationsController {
   @Delete(':id')
   @HttpCode(204)
   @RequireScope(Scope.IntegrationsWrite)
-  @ApiOperation({ summary: 'Remove an integration' })
+  @ApiOperation({
+    summary: 'Remove an integration',
+    description: 'Its versions stay (GET …/versions), so it can be restored for HISTORY_RETENTION_DAYS.',
+  })
   @ApiParam({ name: 'id', description: 'Integration id', schema: ID_SCHEMA })
   @ApiHeader(IF_MATCH)
   @ApiResponse({ status: 204, description: 'Removed; no body', headers: responseHeaders() })
@@ -207,19 +214,18 @@ export class IntegrationsController {
     @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) id: string,
     @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: RequestActor,
   ): Promise<void> {
-    await this.integrations.delete(iid, id, ifMatch);
+    await this.integrations.delete(iid, id, { ifMatch, actor });
   }
 
   private async put(
     iid: string,
     input: IntegrationInput,
-    dryRun: boolean,
-    ifMatch: string | undefined,
-    principal: Principal,
+    options: PutOptions,
     reply: FastifyReply,
   ): Promise<IntegrationWire | VerificationWire> {
-    const outcome = await this.integrations.put(iid, input, { ifMatch, reveal: mayRevealSecrets(principal), dryRun });
+    const outcome = await this.integrations.put(iid, input, options);
     if (outcome.kind === 'dry-run') {
       reply.status(200);
       return toVerificationWire(outcome.result);

@@ -4,6 +4,7 @@ import { ActsOnTenant, RequireScope } from '../../auth/auth.decorators';
 import { Scope } from '../../auth/scopes';
 import { IntegrationNotFoundError, TenantNotFoundError } from '../../common/errors/domain-errors';
 import { ApiErrors, ERR, exampleOf, ID_SCHEMA, responseHeaders, type ErrorExample } from '../../common/openapi';
+import { Actor, type RequestActor } from '../../common/request-actor';
 import { DataKeyVersionGoneError } from '../../tenants/tenant-keys.service';
 import { VERIFICATION_REF } from '../integrations.openapi';
 import { ResourceIdPipe } from '../../common/pipes/resource-id.pipe';
@@ -67,8 +68,12 @@ export class VerificationController {
     500: [ERR.secretUnreadable],
     503: [E.keyRotated],
   })
-  async verify(@Param('iid') iid: string, @Param('id', ResourceIdPipe) id: string): Promise<VerificationWire> {
-    return toVerificationWire(await this.verification.verifyStored(iid, id));
+  async verify(
+    @Param('iid') iid: string,
+    @Param('id', ResourceIdPipe) id: string,
+    @Actor() actor: RequestActor,
+  ): Promise<VerificationWire> {
+    return toVerificationWire(await this.verification.verifyStored(iid, id, actor));
   }
 
   @Get('verification')

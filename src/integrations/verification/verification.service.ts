@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { RequestActor } from '../../common/request-actor';
 import { IntegrationsService } from '../integrations.service';
 import { CredentialCheckService } from './credential-check.service';
 import type { VerificationResult } from './verification-result';
@@ -17,13 +18,18 @@ export class VerificationService {
     private readonly checker: CredentialCheckService,
   ) {}
 
-  /** Checks the stored credentials and keeps the result (and, on success, what the vendor taught us). */
-  async verifyStored(tenantId: string, id: string): Promise<VerificationResult> {
+  /**
+   * Checks the stored credentials and keeps the result (and, on success, what
+   * the vendor taught us: a new version, recorded as `actor`'s).
+   */
+  async verifyStored(tenantId: string, id: string, actor: RequestActor): Promise<VerificationResult> {
     const stored = await this.integrations.storedCredentials(tenantId, id);
     const check = await this.checker.check(stored.vendor, stored.fields);
-    const kept = await this.integrations.recordVerification(tenantId, id, stored.revision, check);
+    const kept = await this.integrations.recordVerification(tenantId, id, stored.revision, check, actor);
     // Status only: the message names accounts, and logs need not.
-    this.logger.log(`${tenantId}/${id} (${stored.vendor.type}) verified: ${check.result.status}${kept ? '' : ' (not kept: changed meanwhile)'}`);
+    this.logger.log(
+      `${tenantId}/${id} (${stored.vendor.type}) verified: ${check.result.status}${kept ? '' : ' (not kept: changed meanwhile)'}`,
+    );
     return check.result;
   }
 

@@ -31,7 +31,7 @@ export function versionSchemas(): Record<string, SchemaObject> {
       type: 'object',
       title: 'Integration version',
       description:
-        "One kept version of an integration: its state after the write that made the revision, who made it and through which request. `integration` is left out for a delete's version.",
+        "One kept version of an integration: its state after the write that made the revision, who made it and through which request. `integration` is the integration as this version holds it, in the usual wire format (secrets masked unless the route and token may reveal them); it is left out for a delete's version.",
       additionalProperties: false,
       required: ['revision', 'action', 'actor', 'request-id', 'created-at', 'restored-from', 'deleted'],
       properties: {
@@ -58,10 +58,8 @@ export function versionSchemas(): Record<string, SchemaObject> {
           description: 'For a restore: the version it brought back',
         },
         deleted: { type: 'boolean', description: 'The version a delete made: no content' },
-        integration: {
-          allOf: [INTEGRATION_REF],
-          description: `The integration as this version holds it, in the usual wire format; secrets "${SECRET_MASK}" unless the route and token may reveal them`,
-        },
+        // A bare $ref: wrapped in allOf, generators read the Integration union's discriminator as inheritance and drop `type`.
+        integration: INTEGRATION_REF,
       },
     },
   };

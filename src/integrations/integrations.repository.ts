@@ -216,6 +216,36 @@ export class IntegrationsRepository {
     return result.affected === 1;
   }
 
+  /**
+   * Integrations and tombstones after `after` in key order, with their
+   * revision: the pruner's walk, one bounded range of the primary key per call.
+   */
+  async revisionsAfter(
+    after: { tenantId: string; id: string } | undefined,
+    limit: number,
+  ): Promise<{ tenantId: string; id: string; revision: number }[]> {
+    const rows = await this.db.run((manager) => {
+      const query = manager
+        .withRepository(this.integrations)
+        .createQueryBuilder('i')
+        .select('i.tenant_id', 'tenantId')
+        .addSelect('i.id', 'id')
+        .addSelect('i.revision', 'revision');
+      if (after !== undefined) {
+        query.where('(i.tenant_id > :afterTenant OR (i.tenant_id = :afterTenant AND i.id > :afterId))', {
+          afterTenant: after.tenantId,
+          afterId: after.id,
+        });
+      }
+      return query
+        .orderBy('i.tenant_id', 'ASC')
+        .addOrderBy('i.id', 'ASC')
+        .limit(limit)
+        .getRawMany<{ tenantId: string; id: string; revision: number | string }>();
+    });
+    return rows.map((row) => ({ tenantId: row.tenantId, id: row.id, revision: Number(row.revision) }));
+  }
+
   /** Tombstones deleted before `cutoff`, oldest first (the pruner removes them with their versions). */
   async expiredTombstones(cutoff: Date, limit: number): Promise<{ tenantId: string; id: string; revision: number }[]> {
     const rows = await this.db.run((manager) =>

@@ -230,7 +230,7 @@ export class IntegrationsService {
         throw new ValidationFailedError(message, [{ field: 'type', message }]);
       }
       const stored = decode(existing);
-      // Stored secrets stand as the mask: sealing keeps their envelopes without decrypting them.
+      // Stored secrets stand as the mask: sealing keeps their envelopes in the row (and decrypts them only for the version's own copy).
       const current: Record<string, unknown> = { id, type: existing.type, ...stored.config };
       for (const field of Object.keys(stored.secrets)) current[field] = SECRET_MASK;
       const input = await this.validator.validate(applyPatch(current, body, vendorOf(existing)), id);

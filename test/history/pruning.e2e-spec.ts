@@ -89,16 +89,39 @@ describe('Pruning kept versions', () => {
     expect(await revisions(tenant, 'twilio')).toEqual({ status: 200, total: '3', revisions: [5, 4, 3] });
   });
 
-  it('walks more integrations than one batch holds', async () => {
+  it('walks every integration in pages of keys: more than one page of them, each trimmed', async () => {
     const tenant = await createTenant(t, 'prune-many');
-    const ids = Array.from({ length: 105 }, (_, i) => `tw-${String(i).padStart(3, '0')}`);
-    for (const id of ids) for (let n = 1; n <= 4; n++) await write(tenant, id, n);
-    await pruner.prune({ full: true });
-    const [{ kept, oldest }] = await t.db.query<{ kept: number | string; oldest: number | string }>(
-      'SELECT COUNT(*) AS kept, MIN(revision) AS oldest FROM integration_versions WHERE tenant_id = ?',
+    // 1,050 integrations at revision 4 with versions 1-4, written straight to the tables (the API would take minutes).
+    const ids = Array.from({ length: 1050 }, (_, i) => `tw-${String(i).padStart(4, '0')}`);
+    const at = new Date().toISOString().replace('T', ' ').replace('Z', '');
+    for (let start = 0; start < ids.length; start += 350) {
+      const chunk = ids.slice(start, start + 350);
+      await t.db.query(
+        `INSERT INTO integrations (tenant_id, id, type, config, secrets, revision, created_at, updated_at) VALUES ${chunk.map(() => "(?, ?, 'twilio', '{}', '{}', 4, ?, ?)").join(', ')}`,
+        chunk.flatMap((id) => [tenant, id, at, at]),
+      );
+      const versions = chunk.flatMap((id) => [1, 2, 3, 4].map((revision) => [tenant, id, revision, at]));
+      await t.db.query(
+        `INSERT INTO integration_versions (tenant_id, integration_id, revision, type, config, secrets, action, deleted, restored_from, actor_sub, request_id, created_at)
+         VALUES ${versions.map(() => "(?, ?, ?, 'twilio', '{}', '{}', 'replace', 0, NULL, 'seed', NULL, ?)").join(', ')}`,
+        versions.flat(),
+      );
+    }
+    const summary = await pruner.prune({ full: true });
+    expect(summary.versions).toBeGreaterThanOrEqual(1050);
+    const [{ kept, oldest, integrations }] = await t.db.query<{
+      kept: number | string;
+      oldest: number | string;
+      integrations: number | string;
+    }>(
+      'SELECT COUNT(*) AS kept, MIN(revision) AS oldest, COUNT(DISTINCT integration_id) AS integrations FROM integration_versions WHERE tenant_id = ?',
       [tenant],
     );
-    expect({ kept: Number(kept), oldest: Number(oldest) }).toEqual({ kept: 105 * 3, oldest: 2 });
+    expect({ kept: Number(kept), oldest: Number(oldest), integrations: Number(integrations) }).toEqual({
+      kept: 1050 * 3,
+      oldest: 2,
+      integrations: 1050,
+    });
   });
 
   it("removes a deleted integration's history HISTORY_RETENTION_DAYS after the delete, not before; a re-create then starts over", async () => {

@@ -4,8 +4,10 @@ import { IntegrationsRepository } from '../integrations.repository';
 import { VersionsRepository } from './versions.repository';
 import { VersionsService } from './versions.service';
 
-/** Integrations (or tombstones) looked at per query. */
+/** Tombstones looked at per query. */
 const BATCH = 100;
+/** Integrations per page of a full pass's walk. */
+const WALK_PAGE = 1000;
 /** Versions deleted per statement. */
 const CHUNK = 500;
 /** Every this many passes (the first included), trimming walks every integration, not only those this instance wrote. */
@@ -29,7 +31,7 @@ export interface PruneSummary {
  *   Which integrations to look at: those this instance wrote past the limit
  *   since the last pass, and on the first pass and every FULL_PASS_EVERY-th
  *   all of them (what other instances, or a crashed one, wrote), walked by
- *   key in batches;
+ *   key a page at a time, so that no statement scans the whole table;
  * - a deleted integration's tombstone, with its versions, goes
  *   HISTORY_RETENTION_DAYS after the delete (found by the deleted_at index).
  *
@@ -75,13 +77,16 @@ export class HistoryPruner implements OnModuleInit, OnModuleDestroy {
     this.passes++;
 
     if (full) {
+      // Every integration, a page of keys at a time (each statement reads a bounded range); only those past `keep` can have more.
       let after: { tenantId: string; id: string } | undefined;
       for (;;) {
-        const batch = await this.versionRows.overKeep(keep, after, BATCH);
-        for (const integration of batch)
-          summary.versions += await this.trim(integration.tenantId, integration.id, integration.revision - keep);
-        if (batch.length < BATCH) break;
-        after = batch[batch.length - 1];
+        const page = await this.integrations.revisionsAfter(after, WALK_PAGE);
+        for (const integration of page) {
+          if (integration.revision > keep)
+            summary.versions += await this.trim(integration.tenantId, integration.id, integration.revision - keep);
+        }
+        if (page.length < WALK_PAGE) break;
+        after = page[page.length - 1];
       }
     } else {
       for (const { tenantId, id } of written ?? []) {

@@ -4,7 +4,6 @@ import { type EntityManager, MoreThan, type Repository } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { DatabaseService } from '../../database/database.service';
 import type { WriteFence } from '../../tenants/tenants.repository';
-import { IntegrationEntity } from '../integration.entity';
 import { IntegrationVersionEntity } from './integration-version.entity';
 
 /** Where a walk over a tenant's versions stopped (key order). */
@@ -28,7 +27,6 @@ export class VersionsRepository {
 
   constructor(
     @InjectRepository(IntegrationVersionEntity) private readonly versions: Repository<IntegrationVersionEntity>,
-    @InjectRepository(IntegrationEntity) private readonly integrations: Repository<IntegrationEntity>,
     private readonly db: DatabaseService,
   ) {}
 
@@ -123,47 +121,6 @@ export class VersionsRepository {
   }
 
   // --- pruning ---
-
-  /**
-   * Integrations after `after` (key order) that keep a version older than
-   * their newest `keep`: revisions are consecutive per integration, so that
-   * is a version at or below `revision - keep`. Probes the versions' primary
-   * key for each integration written more than `keep` times.
-   */
-  async overKeep(
-    keep: number,
-    after: { tenantId: string; id: string } | undefined,
-    limit: number,
-  ): Promise<{ tenantId: string; id: string; revision: number }[]> {
-    const rows = await this.db.run((manager) => {
-      const query = manager
-        .withRepository(this.integrations)
-        .createQueryBuilder('i')
-        .select('i.tenant_id', 'tenantId')
-        .addSelect('i.id', 'id')
-        .addSelect('i.revision', 'revision')
-        .where('i.revision > :keep', { keep })
-        .andWhere(
-          `EXISTS (${manager
-            .withRepository(this.versions)
-            .createQueryBuilder('v')
-            .select('1')
-            .where('v.tenant_id = i.tenant_id AND v.integration_id = i.id AND v.revision <= i.revision - :keep')
-            .getQuery()})`,
-        );
-      if (after !== undefined)
-        query.andWhere('(i.tenant_id > :afterTenant OR (i.tenant_id = :afterTenant AND i.id > :afterId))', {
-          afterTenant: after.tenantId,
-          afterId: after.id,
-        });
-      return query
-        .orderBy('i.tenant_id', 'ASC')
-        .addOrderBy('i.id', 'ASC')
-        .limit(limit)
-        .getRawMany<{ tenantId: string; id: string; revision: number | string }>();
-    });
-    return rows.map((row) => ({ tenantId: row.tenantId, id: row.id, revision: Number(row.revision) }));
-  }
 
   /**
    * Deletes at most `limit` of the integration's versions at or below

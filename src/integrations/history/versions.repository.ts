@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { type EntityManager, MoreThan, type Repository } from 'typeorm';
+import type { EntityManager, Repository } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { DatabaseService } from '../../database/database.service';
 import type { WriteFence } from '../../tenants/tenants.repository';
@@ -150,10 +150,5 @@ export class VersionsRepository {
         .execute();
       return result.affected ?? 0;
     });
-  }
-
-  /** How many versions an integration keeps (tests, reports). */
-  count(tenantId: string, integrationId: string): Promise<number> {
-    return this.db.run((manager) => manager.withRepository(this.versions).countBy({ tenantId, integrationId, revision: MoreThan(0) }));
   }
 }

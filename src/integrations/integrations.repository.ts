@@ -246,6 +246,49 @@ export class IntegrationsRepository {
     return rows.map((row) => ({ tenantId: row.tenantId, id: row.id, revision: Number(row.revision) }));
   }
 
+  /**
+   * Deletes the live integration whatever its revision (a DELETE without
+   * If-Match), leaving its tombstone one revision up; then reads, inside the
+   * same transaction, the revision and type that deletion made, for its
+   * version. Null when there was no live integration.
+   */
+  async tombstoneCurrent(
+    tenantId: string,
+    id: string,
+    deletedAt: Date,
+    tx?: EntityManager,
+  ): Promise<{ revision: number; type: string } | null> {
+    return this.db.within(tx, async (manager) => {
+      const result = await manager
+        .withRepository(this.integrations)
+        .createQueryBuilder()
+        .update()
+        .set({
+          config: '{}',
+          secrets: '{}',
+          revision: () => 'revision + 1',
+          updatedAt: deletedAt,
+          deletedAt,
+          verifyStatus: null,
+          verifyMessage: null,
+          verifiedAt: null,
+        })
+        .where({ tenantId, id, deletedAt: IsNull() })
+        .execute();
+      if (result.affected !== 1) return null;
+      // This transaction's own change: visible to it at any isolation level, and locked against every other writer.
+      const row = await manager
+        .withRepository(this.integrations)
+        .createQueryBuilder('i')
+        .select('i.revision', 'revision')
+        .addSelect('i.type', 'type')
+        .where('i.tenant_id = :tenantId AND i.id = :id', { tenantId, id })
+        .getRawOne<{ revision: number | string; type: string }>();
+      if (row === undefined) throw new Error('the integration this transaction just deleted is not there');
+      return { revision: Number(row.revision), type: row.type };
+    });
+  }
+
   /** Tombstones deleted before `cutoff`, oldest first (the pruner removes them with their versions). */
   async expiredTombstones(cutoff: Date, limit: number): Promise<{ tenantId: string; id: string; revision: number }[]> {
     const rows = await this.db.run((manager) =>

@@ -62,6 +62,15 @@ class InMemoryIntegrations {
     return Promise.resolve(true);
   }
 
+  tombstoneCurrent(tenantId: string, id: string, deletedAt: Date): Promise<{ revision: number; type: string } | null> {
+    this.interfere();
+    const current = this.rows.get(`${tenantId}/${id}`);
+    if (current === undefined || current.deletedAt) return Promise.resolve(null);
+    this.rows.set(`${tenantId}/${id}`, { ...current, config: '{}', secrets: '{}', revision: current.revision + 1, deletedAt });
+    this.writes++;
+    return Promise.resolve({ revision: current.revision + 1, type: current.type });
+  }
+
   insertVersion(version: IntegrationVersionEntity): Promise<void> {
     if (
       this.versions.some(
@@ -318,6 +327,14 @@ describe('IntegrationsService (module test, repository in memory)', () => {
         decryptSecret(KEY, KEY_VERSION, { tenantId: TENANT, integrationId: 'twilio', field: 'password', revision: 2 }, envelope),
       ).toThrow();
       expect(() => decryptSecret(KEY, KEY_VERSION, { tenantId: TENANT, integrationId: 'twilio', field: 'password' }, envelope)).toThrow();
+    });
+
+    it('a delete without If-Match does not lose a race: it deletes whatever revision is there, and its version says which', async () => {
+      rows.rows.set(`${TENANT}/twilio`, storedTwilio(4, 'old'));
+      rows.beforeWrite = () => rows.rows.set(`${TENANT}/twilio`, storedTwilio(7, 'theirs'));
+      await service.delete(TENANT, 'twilio', { actor: ACTOR });
+      expect(rows.versions.map((v) => [v.revision, v.action, v.deleted])).toEqual([[8, 'delete', true]]);
+      expect(rows.writes).toBe(1);
     });
 
     it('a write that lost its race keeps no version; the retry makes the one of the revision it landed on', async () => {

@@ -242,28 +242,42 @@ export class IntegrationsService {
   /**
    * Deletes the integration: its row becomes a tombstone (revision one up, no
    * content) and a version records the deletion, so it can be restored.
+   * Without If-Match it is blind, as it always was: whatever the revision,
+   * so it never loses a race (the version then learns the revision inside
+   * the transaction); with If-Match it is conditional on the revision read.
    */
   async delete(tenantId: string, id: string, options: DeleteOptions): Promise<void> {
+    const deletion = (revision: number, type: string, at: Date): VersionRecord => ({
+      tenantId,
+      integrationId: id,
+      revision,
+      type,
+      config: '{}',
+      secrets: '{}',
+      action: 'delete',
+      restoredFrom: null,
+      actor: options.actor,
+      at,
+    });
     await this.writes.run(`${tenantId}\0${id}`, async () => {
       for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+        const now = new Date();
+        if (options.ifMatch === undefined && !this.requireIfMatch) {
+          const landed = await this.commitWrite(async (tx) => {
+            const deleted = await this.repository.tombstoneCurrent(tenantId, id, now, tx);
+            return deleted === null ? undefined : deletion(deleted.revision, deleted.type, now);
+          }, 204);
+          if (landed) return;
+          await this.findOrThrow(tenantId, id);
+          continue;
+        }
         const existing = await this.findOrThrow(tenantId, id);
         this.checkPrecondition(existing, options.ifMatch);
-        const now = new Date();
-        const revision = existing.revision + 1;
         const landed = await this.commitWrite(
-          (tx) => this.repository.tombstone(tenantId, id, existing.revision, now, tx),
-          {
-            tenantId,
-            integrationId: id,
-            revision,
-            type: existing.type,
-            config: '{}',
-            secrets: '{}',
-            action: 'delete',
-            restoredFrom: null,
-            actor: options.actor,
-            at: now,
-          },
+          async (tx) =>
+            (await this.repository.tombstone(tenantId, id, existing.revision, now, tx))
+              ? deletion(existing.revision + 1, existing.type, now)
+              : undefined,
           204,
         );
         if (landed) return;
@@ -335,9 +349,9 @@ export class IntegrationsService {
       ...verification,
     };
     const fence = this.tenantKeys.writeFence(tenantId, sealed.keyVersion);
+    const version = versionOf(updated, sealed, 'verify', null, actor, now);
     const landed = await this.commitWrite(
-      (tx) => this.repository.update(updated, revision, fence, tx),
-      versionOf(updated, sealed, 'verify', null, actor, now),
+      async (tx) => ((await this.repository.update(updated, revision, fence, tx)) ? version : undefined),
       200,
     );
     if (!landed) this.tenantKeys.forget(tenantId);
@@ -479,14 +493,16 @@ export class IntegrationsService {
           verifiedAt: verified?.check.result.checkedAt ?? null,
         };
         const fence = this.tenantKeys.writeFence(tenantId, sealed.keyVersion);
-        const statement =
-          current === null
-            ? async (tx: EntityManager) => (await this.repository.insert(row, fence, tx)) === 'inserted'
-            : (tx: EntityManager) => this.repository.update(row, current.revision, fence, tx, current.deleted);
+        const version = versionOf(row, sealed, planned.action, planned.restoredFrom, options.actor, now);
         const created = existing === null;
         const landed = await this.commitWrite(
-          statement,
-          versionOf(row, sealed, planned.action, planned.restoredFrom, options.actor, now),
+          async (tx) => {
+            const written =
+              current === null
+                ? (await this.repository.insert(row, fence, tx)) === 'inserted'
+                : await this.repository.update(row, current.revision, fence, tx, current.deleted);
+            return written ? version : undefined;
+          },
           created ? 201 : 200,
         );
         // Not landed: the row changed, appeared or went, or the tenant's key changed or the tenant went; the next read tells.
@@ -503,9 +519,10 @@ export class IntegrationsService {
 
   /**
    * The one place a write's transaction is assembled: the integration's
-   * conditional statement and, only if it landed, the version it makes; they
-   * commit together or not at all. False when the statement did not land (a
-   * lost race, or a deadlock victim: the caller reads again).
+   * statement, which answers the version it made (undefined when it did not
+   * land), then that version; they commit together or not at all. False when
+   * the statement did not land (a lost race, or a deadlock victim: the caller
+   * reads again).
    *
    * Isolation: the session's own level (REPEATABLE READ on a default
    * MySQL/MariaDB), not READ COMMITTED, which TypeORM would set with a SET
@@ -523,31 +540,24 @@ export class IntegrationsService {
    * statement, version INSERT, COMMIT (and the read before, outside).
    */
   private async commitWrite(
-    statement: (tx: EntityManager) => Promise<boolean>,
-    version: VersionRecord,
+    statement: (tx: EntityManager) => Promise<VersionRecord | undefined>,
     status: WriteEvent['status'],
   ): Promise<boolean> {
-    const event: WriteEvent = {
-      action: version.action,
-      actor: version.actor,
-      tenantId: version.tenantId,
-      integrationId: version.integrationId,
-      revision: version.revision,
-      status,
-      restoredFrom: version.restoredFrom,
-    };
-    const landed = await this.retryOnConflict(() =>
+    const event = await this.retryOnConflict(() =>
       this.db.transaction(
-        async (tx) => {
-          if (!(await statement(tx))) return false;
+        async (tx): Promise<WriteEvent | undefined> => {
+          const version = await statement(tx);
+          if (version === undefined) return undefined;
           await this.versionRows.insert(VersionsService.row(version), tx);
-          return true;
+          const { action, actor, tenantId, integrationId, revision, restoredFrom } = version;
+          return { action, actor, tenantId, integrationId, revision, status, restoredFrom };
         },
         { isolation: 'session' },
       ),
     );
-    if (landed) this.versions.noteWritten(event.tenantId, event.integrationId, event.revision, this.keepVersions);
-    return landed;
+    if (!event) return false;
+    this.versions.noteWritten(event.tenantId, event.integrationId, event.revision, this.keepVersions);
+    return true;
   }
 
   /** The row, or null when there is none; 404 when the tenant itself is gone. */

@@ -13,6 +13,7 @@ import { sendError } from './common/filters/all-exceptions.filter';
 import { errorSchemas, headerComponents, oauthErrorSchemas } from './common/openapi';
 import { securityHeaders } from './common/security-headers';
 import { integrationSchemas } from './integrations/integrations.openapi';
+import { versionSchemas } from './integrations/history/versions.openapi';
 import type { Configuration } from './config/configuration';
 import { AppLogger } from './logging/app.logger';
 import { registerRequestLogging } from './logging/logging.module';
@@ -107,6 +108,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     ...integrationSchemas(),
     ...clientSchemas(),
     ...auditSchemas(),
+    ...versionSchemas(),
   };
   for (const name of CLOSED_DTO_SCHEMAS) {
     const schema = schemas[name];

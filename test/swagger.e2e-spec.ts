@@ -138,8 +138,9 @@ describe('OpenAPI and Swagger UI', () => {
       'INTEGRATION_NOT_FOUND',
       'NOT_VERIFIED',
       'API_CLIENT_NOT_FOUND',
+      'VERSION_NOT_FOUND',
     ]);
-    expect(doc.components.schemas.Error409.properties?.code.enum).toEqual(['TENANT_EXISTS', 'WRITE_CONFLICT']);
+    expect(doc.components.schemas.Error409.properties?.code.enum).toEqual(['TENANT_EXISTS', 'WRITE_CONFLICT', 'NOTHING_TO_RESTORE']);
     const examples = (route: string, status: string) =>
       Object.values(operations().find(([r]) => r === route)![1].responses[status].content!['application/json'].examples ?? {}).map(
         (e) => (e.value as { error: string }).error,

@@ -296,7 +296,10 @@ export interface paths {
          * @description Body `id`, if sent, must equal the path id. `type` may be left out when the id is a vendor type (then type = id); with neither `id` nor `type` in the body, the path id names the vendor. A secret sent as "********" keeps its stored value.
          */
         post: operations["IntegrationsController_putById"];
-        /** Remove an integration */
+        /**
+         * Remove an integration
+         * @description Its versions stay (GET …/versions), so it can be restored for HISTORY_RETENTION_DAYS.
+         */
         delete: operations["IntegrationsController_delete"];
         options?: never;
         head?: never;
@@ -341,6 +344,66 @@ export interface paths {
          * @description Calls the vendor with the stored credentials (Salesforce OAuth password login, Twilio account fetch, SendGrid user profile, DataSift usage, Pusher channel list, Urban Airship channel list) and keeps the result. 200 whether the vendor accepts them or not; a vendor that does not answer within VERIFY_TIMEOUT_MS gives status "failed". On success Salesforce's instance URL becomes the integration's `instance` (a new revision). Secrets never appear in the message.
          */
         post: operations["VerificationController_verify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{iid}/integrations/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The integration's versions, newest first
+         * @description Every create, replace, PATCH, delete and restore kept as a numbered version (the revision), with who made it. Secrets are always masked here (GET one version to see them with integrations:secrets). A deleted integration keeps its versions for HISTORY_RETENTION_DAYS; each integration keeps its newest HISTORY_MAX_VERSIONS.
+         */
+        get: operations["VersionsController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{iid}/integrations/{id}/versions/{rev}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One version of the integration
+         * @description Secrets are masked unless the token has integrations:secrets.
+         */
+        get: operations["VersionsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{iid}/integrations/{id}/versions/{rev}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore a version: a new revision equal to it
+         * @description Writes the version back as the integration, secrets included, as a new revision (action restore), like a replace: If-Match is checked against the current integration, VERIFY_ON_SAVE applies. Restoring a version of a deleted integration brings it back (201). A delete's own version holds nothing to restore (409). No body: the answer shows secrets masked unless the token has integrations:secrets.
+         */
+        post: operations["VersionsController_restore"];
         delete?: never;
         options?: never;
         head?: never;
@@ -657,7 +720,7 @@ export interface components {
             /** @description Human-readable message; never a secret, a stack trace or driver text */
             error: string;
             /** @enum {string} */
-            code: "TENANT_NOT_FOUND" | "INTEGRATION_NOT_FOUND" | "NOT_VERIFIED" | "API_CLIENT_NOT_FOUND";
+            code: "TENANT_NOT_FOUND" | "INTEGRATION_NOT_FOUND" | "NOT_VERIFIED" | "API_CLIENT_NOT_FOUND" | "VERSION_NOT_FOUND";
             /** @description One entry per invalid field (validation errors) */
             details?: {
                 field: string;
@@ -671,7 +734,7 @@ export interface components {
             /** @description Human-readable message; never a secret, a stack trace or driver text */
             error: string;
             /** @enum {string} */
-            code: "TENANT_EXISTS" | "WRITE_CONFLICT";
+            code: "TENANT_EXISTS" | "WRITE_CONFLICT" | "NOTHING_TO_RESTORE";
             /** @description One entry per invalid field (validation errors) */
             details?: {
                 field: string;
@@ -811,6 +874,30 @@ export interface components {
             schema: {
                 [key: string]: unknown;
             };
+        };
+        /**
+         * Integration version
+         * @description One kept version of an integration: its state after the write that made the revision, who made it and through which request. `integration` is the integration as this version holds it, in the usual wire format (secrets masked unless the route and token may reveal them); it is left out for a delete's version.
+         */
+        IntegrationVersion: {
+            /** @description The version number: the revision this write made (its ETag was "r<revision>") */
+            revision: number;
+            /**
+             * @description The write: create, replace (POST), patch, delete, restore, or verify (a verification taught a field, e.g. Salesforce instance)
+             * @enum {string}
+             */
+            action: "create" | "replace" | "patch" | "delete" | "restore" | "verify";
+            /** @description The `sub` of the writer's token (an API client's id for the service's own tokens) */
+            actor: string;
+            /** @description The X-Request-Id of the write; null for one no request made */
+            "request-id": string | null;
+            /** Format: date-time */
+            "created-at": string;
+            /** @description For a restore: the version it brought back */
+            "restored-from": number | null;
+            /** @description The version a delete made: no content */
+            deleted: boolean;
+            integration?: components["schemas"]["Integration"];
         };
         /** @description An EC P-256 public key for ES256 signatures (RFC 7518 §6.2.1) */
         JsonWebKey: {
@@ -3329,7 +3416,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the read, or (AUDIT_UNAVAILABLE) the read of a secret could not be recorded, so no secret was sent; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3510,7 +3597,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the write, or (AUDIT_UNAVAILABLE) the change could not be recorded, so it was not made; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3610,7 +3697,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the read, or (AUDIT_UNAVAILABLE) the read of a secret could not be recorded, so no secret was sent; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3793,7 +3880,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the write, or (AUDIT_UNAVAILABLE) the change could not be recorded, so it was not made; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3943,7 +4030,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the write, or (AUDIT_UNAVAILABLE) the change could not be recorded, so it was not made; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4111,7 +4198,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the write, or (AUDIT_UNAVAILABLE) the change could not be recorded, so it was not made; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4330,6 +4417,386 @@ export interface operations {
                 };
             };
             /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the read, or (AUDIT_UNAVAILABLE) the check could not be recorded, so its result is not reported; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    VersionsController_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description Integration id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The versions; X-Total-Count is the number in all pages */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Total-Count": components["headers"]["X-Total-Count"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntegrationVersion"][];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks the scope, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; no such integration (never created, or deleted longer ago than HISTORY_RETENTION_DAYS); or no such version (never made, or pruned) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    VersionsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description Integration id */
+                id: string;
+                /** @description A version of the integration: the revision a write made (the number in its ETag, "r3" → 3) */
+                rev: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The version */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntegrationVersion"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks the scope, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; no such integration (never created, or deleted longer ago than HISTORY_RETENTION_DAYS); or no such version (never made, or pruned) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the read, or (AUDIT_UNAVAILABLE) the read of a secret could not be recorded, so no secret was sent; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    VersionsController_restore: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag of your last read of the integration (or *); the restore fails with 412 if it changed since. A deleted integration matches no tag, not even *. Required when REQUIRE_IF_MATCH=true and the integration exists (428) */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description Integration id */
+                id: string;
+                /** @description A version of the integration: the revision a write made (the number in its ETag, "r3" → 3) */
+                rev: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Restored over the current integration; its ETag is the new revision */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Integration"];
+                };
+            };
+            /** @description The integration was deleted and is back, as the version was; its ETag is the new revision */
+            201: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Integration"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks the scope, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; no such integration (never created, or deleted longer ago than HISTORY_RETENTION_DAYS); or no such version (never made, or pruned) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description The version is a delete's (nothing to restore), or the integration kept changing while the restore was retried */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error409"];
+                };
+            };
+            /** @description If-Match does not match the current ETag */
+            412: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error412"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description VERIFY_ON_SAVE=true and the vendor rejected the credentials */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error422"];
+                };
+            };
+            /** @description REQUIRE_IF_MATCH=true and the write to an existing integration sent no If-Match */
+            428: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error428"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the write, or (AUDIT_UNAVAILABLE) the change could not be recorded, so it was not made; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];

@@ -25,15 +25,30 @@ export class KeysCommand {
       String(u.tenants),
       String(u.integrations),
       String(u.secrets),
-      u.active ? 'in use (active)' : u.tenants === 0 && u.currentSigningKeys === 0 ? 'can be removed from ENCRYPTION_KEYS' : 'still needed: run keys:rotate',
+      u.active
+        ? 'in use (active)'
+        : u.tenants === 0 && u.currentSigningKeys === 0
+          ? 'can be removed from ENCRYPTION_KEYS'
+          : 'still needed: run keys:rotate',
     ]);
     const header = ['master key', 'in ring', 'tenants', 'integrations', 'secrets', 'status'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+    const line = (cells: string[]): string =>
+      cells
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd();
     // The service's token-signing keys (issue 13) below the table, so its columns stay what scripts read.
-    const signing = usage.filter((u) => u.signingKeys > 0).map((u) => `${u.signingKeys} under ${u.masterKeyId}${u.currentSigningKeys > 0 ? ` (${u.currentSigningKeys} signing)` : ''}`);
+    const signing = usage
+      .filter((u) => u.signingKeys > 0)
+      .map((u) => `${u.signingKeys} under ${u.masterKeyId}${u.currentSigningKeys > 0 ? ` (${u.currentSigningKeys} signing)` : ''}`);
     const signingLine = `token-signing keys: ${signing.length > 0 ? signing.join(', ') : 'none yet'}`;
-    process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', signingLine].join('\n') + '\n');
+    // Integrations' kept versions (their history) are encrypted under the same data keys as the integrations.
+    const versions = usage.filter((u) => u.versions > 0).map((u) => `${u.versions} under ${u.masterKeyId} (${u.versionSecrets} secrets)`);
+    const versionsLine = `kept versions: ${versions.length > 0 ? versions.join(', ') : 'none yet'}`;
+    process.stdout.write(
+      [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', signingLine, versionsLine].join('\n') + '\n',
+    );
     return usage.some((u) => !u.inRing && (u.tenants > 0 || u.currentSigningKeys > 0)) ? 2 : 0;
   }
 
@@ -45,7 +60,7 @@ export class KeysCommand {
     const lines = [
       `Done in ${summary.seconds.toFixed(1)} s: active master key '${summary.masterKeyId}'.`,
       `  re-wrapped:    ${summary.rewrapped} tenant data keys`,
-      `  re-encrypted:  ${summary.reencrypted} tenants (${summary.integrations} integrations)`,
+      `  re-encrypted:  ${summary.reencrypted} tenants (${summary.integrations} integrations, ${summary.versions} kept versions)`,
       `  signing keys:  ${summary.signingKeys} token-signing keys re-wrapped`,
       `  failed:        ${summary.failed.length}${summary.failed.length ? ` (${summary.failed.map((f) => f.tenantId).join(', ')})` : ''}`,
     ];

@@ -6,6 +6,7 @@ import { type Env, ConfigError, readVar } from './config-error';
 import { type CryptoConfig, loadCryptoConfig } from './crypto.config';
 import { type DatabaseConfig, loadDatabaseConfig } from './database.config';
 import { ensureDevSecrets } from './dev-secrets';
+import { type HistoryConfig, loadHistoryConfig } from './history.config';
 import { loadVerificationConfig, type VerificationConfig } from './verification.config';
 
 export interface Configuration {
@@ -18,6 +19,8 @@ export interface Configuration {
   verification: VerificationConfig;
   /** The audit trail: secret reads required or off, retention. */
   audit: AuditConfig;
+  /** Versions of integrations: how many, and how long after a delete. */
+  history: HistoryConfig;
   /** Settings that were generated into DATA_DIR because they were missing (development only). */
   generated: string[];
 }
@@ -67,6 +70,7 @@ export function loadConfiguration(env: Env = process.env): Configuration {
     crypto: loadCryptoConfig(env, devSecrets.encryptionKeys),
     verification: loadVerificationConfig(env),
     audit: loadAuditConfig(env),
+    history: loadHistoryConfig(env),
     generated,
   };
 }

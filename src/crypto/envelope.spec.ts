@@ -26,6 +26,15 @@ describe('enc:v1 envelopes', () => {
     expect(() => decryptSecret(key, 1, elsewhere, envelope)).toThrow(EnvelopeError);
   });
 
+  it('binds a version\'s secret to its revision, apart from the integration\'s row', () => {
+    const v3 = { ...at, revision: 3 };
+    const envelope = encryptSecret(key, 1, v3, 'Token');
+    expect(decryptSecret(key, 1, v3, envelope)).toBe('Token');
+    expect(() => decryptSecret(key, 1, { ...at, revision: 4 }, envelope)).toThrow(EnvelopeError);
+    expect(() => decryptSecret(key, 1, at, envelope)).toThrow(EnvelopeError);
+    expect(() => decryptSecret(key, 1, v3, encryptSecret(key, 1, at, 'Token'))).toThrow(EnvelopeError);
+  });
+
   it('refuses a wrong key, a wrong key version, and any tampering', () => {
     const envelope = encryptSecret(key, 1, at, 'Token');
     expect(() => decryptSecret(randomBytes(32), 1, at, envelope)).toThrow(EnvelopeError);

@@ -78,6 +78,15 @@ export function secretFieldAad(tenantId: string, integrationId: string, field: s
   return Buffer.from(`integrations-api/secret/v1\0${tenantId}\0${integrationId}\0${field}`);
 }
 
+/**
+ * AAD of one secret field of one kept version (revision) of an integration:
+ * its own prefix and the revision, so a version's ciphertext does not decrypt
+ * in another version, nor in the integration's row (and a row's not here).
+ */
+export function versionSecretAad(tenantId: string, integrationId: string, field: string, revision: number): Buffer {
+  return Buffer.from(`integrations-api/secret-version/v1\0${tenantId}\0${integrationId}\0${field}\0${revision}`);
+}
+
 /** AAD of one of the service's token-signing private keys (issue 13), by its key id. */
 export function signingKeyAad(kid: string): Buffer {
   return Buffer.from(`integrations-api/signing-key/v1\0${kid}`);

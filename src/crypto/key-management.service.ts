@@ -13,6 +13,9 @@ export interface KeyUsage {
   tenants: number;
   integrations: number;
   secrets: number;
+  /** Kept versions of integrations (their history) with content, and their secret fields. */
+  versions: number;
+  versionSecrets: number;
   /** The service's token-signing keys under this master key (issue 13), and of those the ones that still sign. */
   signingKeys: number;
   currentSigningKeys: number;
@@ -33,6 +36,8 @@ export interface RotationSummary {
   reencrypted: number;
   /** Integrations whose secrets were re-encrypted (reencrypt mode). */
   integrations: number;
+  /** Kept versions whose secrets were re-encrypted (reencrypt mode). */
+  versions: number;
   /** Token-signing private keys re-wrapped under the active master key (both modes). */
   signingKeys: number;
   /** Tenants (or `signing key '…'`) that failed, and why. */
@@ -75,12 +80,14 @@ export class KeyManagementService {
     ]);
     const ring = this.dataKeys.masterKeyIds;
     const ids = [...new Set([...ring, ...perKey.map((row) => row.masterKeyId), ...signing.map((row) => row.masterKeyId)])];
-    const totals = new Map(ids.map((id) => [id, { integrations: 0, secrets: 0 }]));
+    const totals = new Map(ids.map((id) => [id, { integrations: 0, secrets: 0, versions: 0, versionSecrets: 0 }]));
     for (const [tenantId, counts] of inventory) {
       const total = totals.get(masterKeyOf.get(tenantId) ?? '');
       if (total === undefined) continue;
       total.integrations += counts.integrations;
       total.secrets += counts.secrets;
+      total.versions += counts.versions;
+      total.versionSecrets += counts.versionSecrets;
     }
     return ids.map((masterKeyId) => ({
       masterKeyId,
@@ -103,7 +110,11 @@ export class KeyManagementService {
     const [tenants, signing] = await Promise.all([this.tenantKeys.usage(), this.signingKeys.usage()]);
     const missing = [...new Set([...tenants.map((u) => u.masterKeyId), ...signing.map((u) => u.masterKeyId)])]
       .filter((id) => !ring.includes(id))
-      .map((id) => ({ masterKeyId: id, tenants: tenants.find((u) => u.masterKeyId === id)?.tenants ?? 0, signing: signing.find((u) => u.masterKeyId === id)?.current ?? 0 }))
+      .map((id) => ({
+        masterKeyId: id,
+        tenants: tenants.find((u) => u.masterKeyId === id)?.tenants ?? 0,
+        signing: signing.find((u) => u.masterKeyId === id)?.current ?? 0,
+      }))
       .filter((m) => m.tenants > 0 || m.signing > 0);
     if (missing.length === 0) return;
     const signingKeys = (n: number): string => `${n} token-signing key${n === 1 ? '' : 's'}`;
@@ -127,7 +138,17 @@ export class KeyManagementService {
     const masterKeyId = this.dataKeys.activeMasterKeyId;
     const run = await this.journal.openRun(mode, masterKeyId);
     const filter: RotationFilter = mode === 'rewrap' ? { mode, masterKeyId } : { mode, startedAt: run.startedAt };
-    const summary: RotationSummary = { mode, masterKeyId, rewrapped: 0, reencrypted: 0, integrations: 0, signingKeys: 0, failed: [], seconds: 0 };
+    const summary: RotationSummary = {
+      mode,
+      masterKeyId,
+      rewrapped: 0,
+      reencrypted: 0,
+      integrations: 0,
+      versions: 0,
+      signingKeys: 0,
+      failed: [],
+      seconds: 0,
+    };
     // The service's own signing keys first: a handful of rows, each re-wrapped like a data key.
     const signing = await this.signingKeys.rewrapAll(options.actor);
     summary.signingKeys = signing.rewrapped;
@@ -145,10 +166,11 @@ export class KeyManagementService {
           if (mode === 'rewrap') {
             if (await this.tenantKeys.rewrap(tenantId, options.actor)) summary.rewrapped++;
           } else {
-            const integrations = await this.replaceDataKey(tenantId, options.actor);
-            if (integrations !== undefined) {
+            const reencrypted = await this.replaceDataKey(tenantId, options.actor);
+            if (reencrypted !== undefined) {
               summary.reencrypted++;
-              summary.integrations += integrations;
+              summary.integrations += reencrypted.integrations;
+              summary.versions += reencrypted.versions;
             }
           }
         } catch (error) {
@@ -167,11 +189,11 @@ export class KeyManagementService {
   }
 
   /**
-   * A new data key for the tenant and every secret re-encrypted under it.
-   * Returns the number of integrations re-encrypted, or undefined when the
-   * tenant is gone.
+   * A new data key for the tenant and every secret re-encrypted under it, its
+   * integrations' and their kept versions'. Returns how many of each it
+   * re-encrypted, or undefined when the tenant is gone.
    */
-  private async replaceDataKey(tenantId: string, actor: RequestActor): Promise<number | undefined> {
+  private async replaceDataKey(tenantId: string, actor: RequestActor): Promise<{ integrations: number; versions: number } | undefined> {
     const version = await this.tenantKeys.beginReplacement(tenantId);
     if (version === undefined) return undefined;
     const reencrypted = await this.integrations.reencryptSecrets(tenantId);

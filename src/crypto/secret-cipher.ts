@@ -1,10 +1,22 @@
-import { EnvelopeError, isEnvelope, open, parseEnvelope, seal, secretFieldAad } from './envelope';
+import { EnvelopeError, isEnvelope, open, parseEnvelope, seal, secretFieldAad, versionSecretAad } from './envelope';
 
-/** Where a secret belongs: its AAD, so a ciphertext moved elsewhere does not decrypt. */
-export interface SecretLocation {
+/** A secret field of an integration's current row. */
+export interface IntegrationSecretLocation {
   tenantId: string;
   integrationId: string;
   field: string;
+}
+
+/** A secret field of one kept version of an integration (its history): bound to the revision too. */
+export interface VersionSecretLocation extends IntegrationSecretLocation {
+  revision: number;
+}
+
+/** Where a secret belongs: its AAD, so a ciphertext moved elsewhere (another row, field or revision) does not decrypt. */
+export type SecretLocation = IntegrationSecretLocation | VersionSecretLocation;
+
+function aadOf(at: SecretLocation): Buffer {
+  return 'revision' in at ? versionSecretAad(at.tenantId, at.integrationId, at.field, at.revision) : secretFieldAad(at.tenantId, at.integrationId, at.field);
 }
 
 /** Key id written into a secret's envelope: the tenant's data-key version. */
@@ -30,7 +42,7 @@ export class DoubleEncryptionError extends Error {
 /** Encrypts one secret field under a tenant's data key. Refuses a value that already is an envelope. */
 export function encryptSecret(dataKey: Buffer, dataKeyVersion: number, at: SecretLocation, plaintext: string): string {
   if (isEnvelope(plaintext)) throw new DoubleEncryptionError(at.field);
-  return seal(dataKey, dataKeyLabel(dataKeyVersion), Buffer.from(plaintext, 'utf8'), secretFieldAad(at.tenantId, at.integrationId, at.field));
+  return seal(dataKey, dataKeyLabel(dataKeyVersion), Buffer.from(plaintext, 'utf8'), aadOf(at));
 }
 
 /**
@@ -42,5 +54,5 @@ export function decryptSecret(dataKey: Buffer, dataKeyVersion: number, at: Secre
   if (parsed.keyId !== dataKeyLabel(dataKeyVersion)) {
     throw new EnvelopeError(`envelope made by ${parsed.keyId}, tenant is on ${dataKeyLabel(dataKeyVersion)}`);
   }
-  return open(dataKey, parsed, secretFieldAad(at.tenantId, at.integrationId, at.field)).toString('utf8');
+  return open(dataKey, parsed, aadOf(at)).toString('utf8');
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
+import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { QUERY_TIMEOUT_MS } from './data-source-options';
 import { isRetryableConflict } from './database-errors';
@@ -36,7 +37,9 @@ export type DatabaseWork<T> = (manager: EntityManager) => Promise<T>;
  *   SQLite every operation is queued behind the previous one; one still
  *   queued at its deadline is dropped, not run late.
  * - Transactions on MySQL run at READ COMMITTED, where InnoDB takes no gap
- *   locks, and are run again when InnoDB picks them as a deadlock victim.
+ *   locks, unless the caller asks for the session's level (see
+ *   `transaction`), and are run again when InnoDB picks them as a deadlock
+ *   victim.
  */
 @Injectable()
 export class DatabaseService {
@@ -57,13 +60,20 @@ export class DatabaseService {
     return this.onOwnConnection(work);
   }
 
-  /** `work` in one transaction; it may run more than once on MySQL, so it must be safe to repeat. */
-  transaction<T>(work: DatabaseWork<T>): Promise<T> {
+  /**
+   * `work` in one transaction; it may run more than once on MySQL, so it must
+   * be safe to repeat. `isolation: 'session'` starts it at the connection's
+   * own level (REPEATABLE READ on a default server) with a plain START
+   * TRANSACTION: TypeORM sends a level as a SET TRANSACTION statement of its
+   * own first, one more round trip, which a hot write path may not want.
+   */
+  transaction<T>(work: DatabaseWork<T>, options: { isolation?: IsolationLevel | 'session' } = {}): Promise<T> {
     if (this.engine === 'sqlite') return this.queued(() => this.onSharedConnection((manager) => manager.transaction(work)));
+    const isolation = options.isolation ?? 'READ COMMITTED';
     return this.onOwnConnection(async (manager) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await manager.transaction('READ COMMITTED', work);
+          return await (isolation === 'session' ? manager.transaction(work) : manager.transaction(isolation, work));
         } catch (error) {
           if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableConflict(error)) throw error;
         }

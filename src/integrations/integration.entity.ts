@@ -38,4 +38,8 @@ export class IntegrationEntity {
 
   @Column({ name: 'verified_at', type: 'datetime', precision: 3, nullable: true })
   verifiedAt?: Date | null;
+
+  /** Set when the integration was deleted: the row stays as a tombstone (no content) so revisions go on; reads treat it as absent. */
+  @Column({ name: 'deleted_at', type: 'datetime', precision: 3, nullable: true })
+  deletedAt?: Date | null;
 }

@@ -5,6 +5,7 @@ import { ActsOnTenant, CurrentPrincipal, RequireScope } from '../auth/auth.decor
 import { mayRevealSecrets, Scope, type Principal } from '../auth/scopes';
 import { ApiErrors, ERR, ID_SCHEMA, responseHeaders } from '../common/openapi';
 import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
+import { Actor, type RequestActor } from '../common/request-actor';
 import { ResourceIdPipe } from '../common/pipes/resource-id.pipe';
 import { IntegrationBody, IntegrationBodyPipe } from './integration-body.pipe';
 import type { IntegrationInput } from './integration-body.validator';
@@ -15,8 +16,11 @@ import {
   ApiReplacedOrDryRun,
   INTEGRATION_ERRORS as E,
   WRITE_ERRORS,
+  SECRET_READ_503,
+  CHANGE_503,
 } from './integrations.openapi';
-import { IntegrationsService } from './integrations.service';
+import { IntegrationsService, type PutOptions, type ReadOptions } from './integrations.service';
+import { ReadAs } from './read-options.decorator';
 import { DryRun } from './verification/dry-run';
 import { toVerificationWire, type VerificationWire } from './verification/verification-result';
 import type { IntegrationWire } from './wire-format';
@@ -52,14 +56,14 @@ export class IntegrationsController {
     404: [E.tenant],
     500: [ERR.secretUnreadable],
     503: [E.keyRotated],
-  })
+  }, SECRET_READ_503)
   async list(
     @Param('iid') iid: string,
     @Page() page: PageQuery,
-    @CurrentPrincipal() principal: Principal,
+    @ReadAs() reading: ReadOptions,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<IntegrationWire[]> {
-    const { items, total } = await this.integrations.list(iid, page.limit, page.offset, { reveal: mayRevealSecrets(principal) });
+    const { items, total } = await this.integrations.list(iid, page.limit, page.offset, reading);
     reply.header('x-total-count', String(total));
     return items;
   }
@@ -75,14 +79,14 @@ export class IntegrationsController {
     404: [E.tenant, E.integration],
     500: [ERR.secretUnreadable],
     503: [E.keyRotated],
-  })
+  }, SECRET_READ_503)
   async get(
     @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) id: string,
-    @CurrentPrincipal() principal: Principal,
+    @ReadAs() reading: ReadOptions,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<IntegrationWire> {
-    const { wire, etag } = await this.integrations.get(iid, id, { reveal: mayRevealSecrets(principal) });
+    const { wire, etag } = await this.integrations.get(iid, id, reading);
     reply.header('etag', etag);
     return wire;
   }
@@ -115,7 +119,7 @@ export class IntegrationsController {
       ERR.emptyBody,
     ],
     404: [E.tenant],
-  })
+  }, CHANGE_503)
   async putById(
     @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) _id: string,
@@ -123,9 +127,10 @@ export class IntegrationsController {
     @DryRun() dryRun: boolean,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Actor() actor: RequestActor,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<IntegrationWire | VerificationWire> {
-    return this.put(iid, input, dryRun, ifMatch, principal, reply);
+    return this.put(iid, input, { dryRun, ifMatch, reveal: mayRevealSecrets(principal), actor }, reply);
   }
 
   @Post()
@@ -142,16 +147,17 @@ export class IntegrationsController {
     ...WRITE_ERRORS,
     400: [E.badIid, ERR.badUrl, E.unknownField, E.missingField, E.typeRequired, E.dryRunFlag, ERR.malformedJson, ERR.emptyBody],
     404: [E.tenant],
-  })
+  }, CHANGE_503)
   async putFromBody(
     @Param('iid') iid: string,
     @IntegrationBody(IntegrationBodyPipe) input: IntegrationInput,
     @DryRun() dryRun: boolean,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Actor() actor: RequestActor,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<IntegrationWire | VerificationWire> {
-    return this.put(iid, input, dryRun, ifMatch, principal, reply);
+    return this.put(iid, input, { dryRun, ifMatch, reveal: mayRevealSecrets(principal), actor }, reply);
   }
 
   @Patch(':id')
@@ -171,16 +177,17 @@ export class IntegrationsController {
     ...WRITE_ERRORS,
     400: [E.badIid, ERR.badUrl, E.badId, E.unknownField, E.missingField, E.typeChange, ERR.malformedJson, ERR.emptyBody],
     404: [E.tenant, E.integration],
-  })
+  }, CHANGE_503)
   async patch(
     @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) id: string,
     @Body() body: unknown,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Actor() actor: RequestActor,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<IntegrationWire> {
-    const { wire, etag } = await this.integrations.patch(iid, id, body, { ifMatch, reveal: mayRevealSecrets(principal) });
+    const { wire, etag } = await this.integrations.patch(iid, id, body, { ifMatch, reveal: mayRevealSecrets(principal), actor });
     reply.header('etag', etag);
     return wire;
   }
@@ -188,7 +195,10 @@ export class IntegrationsController {
   @Delete(':id')
   @HttpCode(204)
   @RequireScope(Scope.IntegrationsWrite)
-  @ApiOperation({ summary: 'Remove an integration' })
+  @ApiOperation({
+    summary: 'Remove an integration',
+    description: 'Its versions stay (GET …/versions), so it can be restored for HISTORY_RETENTION_DAYS.',
+  })
   @ApiParam({ name: 'id', description: 'Integration id', schema: ID_SCHEMA })
   @ApiHeader(IF_MATCH)
   @ApiResponse({ status: 204, description: 'Removed; no body', headers: responseHeaders() })
@@ -202,24 +212,23 @@ export class IntegrationsController {
     413: [ERR.tooLarge],
     415: [ERR.notJson],
     428: [E.ifMatchRequired],
-  })
+  }, CHANGE_503)
   async delete(
     @Param('iid') iid: string,
     @Param('id', ResourceIdPipe) id: string,
     @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: RequestActor,
   ): Promise<void> {
-    await this.integrations.delete(iid, id, ifMatch);
+    await this.integrations.delete(iid, id, { ifMatch, actor });
   }
 
   private async put(
     iid: string,
     input: IntegrationInput,
-    dryRun: boolean,
-    ifMatch: string | undefined,
-    principal: Principal,
+    options: PutOptions,
     reply: FastifyReply,
   ): Promise<IntegrationWire | VerificationWire> {
-    const outcome = await this.integrations.put(iid, input, { ifMatch, reveal: mayRevealSecrets(principal), dryRun });
+    const outcome = await this.integrations.put(iid, input, options);
     if (outcome.kind === 'dry-run') {
       reply.status(200);
       return toVerificationWire(outcome.result);

@@ -3,6 +3,11 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
 import { HostileInputPipe } from '../common/pipes/hostile-input.pipe';
 import { TenantsModule } from '../tenants/tenants.module';
+import { HistoryPruner } from './history/history-pruner';
+import { IntegrationVersionEntity } from './history/integration-version.entity';
+import { VersionsController } from './history/versions.controller';
+import { VersionsRepository } from './history/versions.repository';
+import { VersionsService } from './history/versions.service';
 import { IntegrationBodyPipe } from './integration-body.pipe';
 import { IntegrationBodyValidator } from './integration-body.validator';
 import { IntegrationTypesController } from './integration-types.controller';
@@ -15,12 +20,16 @@ import { VerificationController } from './verification/verification.controller';
 import { VerificationService } from './verification/verification.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([IntegrationEntity]), TenantsModule, AuditModule],
-  controllers: [IntegrationsController, IntegrationTypesController, VerificationController],
+  imports: [TypeOrmModule.forFeature([IntegrationEntity, IntegrationVersionEntity]), TenantsModule, AuditModule],
+  controllers: [IntegrationsController, IntegrationTypesController, VerificationController, VersionsController],
   providers: [
     HostileInputPipe,
     IntegrationsRepository,
     IntegrationsService,
+    VersionsRepository,
+    VersionsService,
+    // Runs in the CLI's context too (KeysModule imports this module): its first pass waits a whole interval, and passes are safe anywhere.
+    HistoryPruner,
     IntegrationBodyValidator,
     IntegrationBodyPipe,
     CredentialCheckService,

@@ -376,3 +376,19 @@ export const WRITE_ERRORS = {
   500: [ERR.secretUnreadable],
   503: [INTEGRATION_ERRORS.keyRotated],
 } as const;
+
+/** 503 on routes that read secrets: the database, a data key replaced during the read, or the audit trail. */
+export const SECRET_READ_503 = {
+  audited: 'secret-read' as const,
+  descriptions: {
+    503: 'The database is unreachable, (KEY_ROTATED) a data key changed during the read, or (AUDIT_UNAVAILABLE) the read of a secret could not be recorded, so no secret was sent; retry after Retry-After seconds',
+  },
+};
+
+/** 503 on routes that change an integration: the database, a data key replaced during the write, or the audit trail. */
+export const CHANGE_503 = {
+  audited: 'change' as const,
+  descriptions: {
+    503: 'The database is unreachable, (KEY_ROTATED) a data key changed during the write, or (AUDIT_UNAVAILABLE) the change could not be recorded, so it was not made; retry after Retry-After seconds',
+  },
+};

@@ -1,13 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { EntityManager, QueryResult, Repository } from 'typeorm';
-import { isDuplicateKey } from '../database/database-errors';
+import { IsNull, type EntityManager, type QueryResult, type Repository } from 'typeorm';
+import { isDuplicateKey, isForeignKeyViolation } from '../database/database-errors';
 import { DatabaseService } from '../database/database.service';
 import type { WriteFence } from '../tenants/tenants.repository';
 import { IntegrationEntity } from './integration.entity';
 
 /** An integration as the reads need it (JSON columns still as text). */
 export type StoredIntegration = Pick<IntegrationEntity, 'tenantId' | 'id' | 'type' | 'config' | 'secrets' | 'revision'>;
+
+/** The row a write starts from: the integration, or its tombstone (`deleted`) when it was deleted. */
+export type CurrentIntegration = StoredIntegration & { deleted: boolean };
 
 /** The last credential check kept on the row. */
 export type StoredVerification = Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt' | 'revision'>;
@@ -20,6 +23,11 @@ export type StoredVerification = Pick<IntegrationEntity, 'verifyStatus' | 'verif
  * InnoDB then takes record locks on existing rows only, so writes to
  * different tenants never wait on each other, and a lost race is an answer
  * ("changed meanwhile") rather than a deadlock.
+ *
+ * A deleted integration stays as a tombstone (deleted_at set, no content) so
+ * that its revisions, and so its version numbers, go on after a re-create.
+ * Every read here but `findCurrent` sees live rows only. Write methods take
+ * the caller's transaction (`tx`): the row and its version commit together.
  */
 @Injectable()
 export class IntegrationsRepository {
@@ -28,13 +36,25 @@ export class IntegrationsRepository {
     private readonly db: DatabaseService,
   ) {}
 
+  /** The live integration, or null (none, or deleted). */
   findOne(tenantId: string, id: string): Promise<StoredIntegration | null> {
     return this.db.run(
       async (manager) =>
         (await this.selectStored(manager)
-          .where('i.tenant_id = :tenantId AND i.id = :id', { tenantId, id })
+          .where('i.tenant_id = :tenantId AND i.id = :id AND i.deleted_at IS NULL', { tenantId, id })
           .getRawOne<StoredIntegration>()) ?? null,
     );
+  }
+
+  /** The row a write starts from: live, a tombstone, or null when there never was one (or it was pruned). */
+  async findCurrent(tenantId: string, id: string): Promise<CurrentIntegration | null> {
+    const row = await this.db.run((manager) =>
+      this.selectStored(manager)
+        .addSelect('CASE WHEN i.deleted_at IS NULL THEN 0 ELSE 1 END', 'deleted')
+        .where('i.tenant_id = :tenantId AND i.id = :id', { tenantId, id })
+        .getRawOne<StoredIntegration & { deleted: number | string }>(),
+    );
+    return row === undefined ? null : { ...row, revision: Number(row.revision), deleted: Number(row.deleted) === 1 };
   }
 
   /** A page sorted by id, and the tenant's total. */
@@ -44,7 +64,7 @@ export class IntegrationsRepository {
     return Promise.all([
       this.db.run((manager) =>
         this.selectStored(manager)
-          .where('i.tenant_id = :tenantId', { tenantId })
+          .where('i.tenant_id = :tenantId AND i.deleted_at IS NULL', { tenantId })
           .orderBy('i.id', 'ASC')
           .limit(limit)
           .offset(offset)
@@ -55,7 +75,7 @@ export class IntegrationsRepository {
           .withRepository(this.integrations)
           .createQueryBuilder('i')
           .select('COUNT(*)', 'total')
-          .where('i.tenant_id = :tenantId', { tenantId })
+          .where('i.tenant_id = :tenantId AND i.deleted_at IS NULL', { tenantId })
           .getRawOne<{ total: number | string }>();
         return Number(row?.total ?? 0);
       }),
@@ -65,29 +85,35 @@ export class IntegrationsRepository {
   /** Every integration of a tenant (key rotation walks them). */
   allOf(tenantId: string): Promise<StoredIntegration[]> {
     return this.db.run((manager) =>
-      this.selectStored(manager).where('i.tenant_id = :tenantId', { tenantId }).orderBy('i.id', 'ASC').getRawMany<StoredIntegration>(),
+      this.selectStored(manager)
+        .where('i.tenant_id = :tenantId AND i.deleted_at IS NULL', { tenantId })
+        .orderBy('i.id', 'ASC')
+        .getRawMany<StoredIntegration>(),
     );
   }
 
   findVerification(tenantId: string, id: string): Promise<StoredVerification | null> {
     return this.db.run((manager) =>
-      manager
-        .withRepository(this.integrations)
-        .findOne({ select: { verifyStatus: true, verifyMessage: true, verifiedAt: true, revision: true }, where: { tenantId, id } }),
+      manager.withRepository(this.integrations).findOne({
+        select: { verifyStatus: true, verifyMessage: true, verifiedAt: true, revision: true },
+        where: { tenantId, id, deletedAt: IsNull() },
+      }),
     );
   }
 
   /**
    * Inserts a new row if none has its id and the fence holds: 'exists' when
    * the id is taken (created meanwhile), 'fenced' when the tenant is gone or
-   * its data key changed.
+   * its data key changed. (Where the fence is read without a lock, at READ
+   * COMMITTED, a tenant deleted meanwhile shows as its foreign key instead.)
    */
-  async insert(row: IntegrationEntity, fence: WriteFence): Promise<'inserted' | 'exists' | 'fenced'> {
+  async insert(row: IntegrationEntity, fence: WriteFence, tx?: EntityManager): Promise<'inserted' | 'exists' | 'fenced'> {
     try {
-      const result = await this.execute(this.fencedInsert(row, fence));
+      const result = await this.execute(this.fencedInsert(row, fence), tx);
       return result.affected === 1 ? 'inserted' : 'fenced';
     } catch (error) {
       if (isDuplicateKey(error)) return 'exists';
+      if (isForeignKeyViolation(error)) return 'fenced';
       throw error;
     }
   }
@@ -111,14 +137,19 @@ export class IntegrationsRepository {
   }
 
   /** A statement through TypeORM's query runner, with its structured result (affected rows, raw answer, rows). */
-  private execute([sql, parameters]: [string, unknown[]]): Promise<QueryResult> {
-    return this.db.run((manager) => manager.queryRunner!.query(sql, parameters, true));
+  private execute([sql, parameters]: [string, unknown[]], tx?: EntityManager): Promise<QueryResult> {
+    return this.db.within(tx, (manager) => manager.queryRunner!.query(sql, parameters, true));
   }
 
-  /** Replaces the row's content if it still has `revision` and the fence holds. */
-  async update(row: IntegrationEntity, revision: number, fence: WriteFence): Promise<boolean> {
-    const { tenantId, id, createdAt: _createdAt, ...change } = row;
-    const result = await this.db.run((manager) =>
+  /**
+   * Replaces the row's content if it still has `revision` and the fence holds.
+   * `recreate`: the row is a tombstone coming back (a create over a deleted
+   * integration): it gets the new creation time too.
+   */
+  async update(row: IntegrationEntity, revision: number, fence: WriteFence, tx?: EntityManager, recreate = false): Promise<boolean> {
+    const { tenantId, id, createdAt, ...rest } = row;
+    const change = recreate ? { ...rest, createdAt } : rest;
+    const result = await this.db.within(tx, (manager) =>
       manager
         .withRepository(this.integrations)
         .createQueryBuilder()
@@ -150,21 +181,144 @@ export class IntegrationsRepository {
     return result.affected === 1;
   }
 
-  /** Changes columns that hold no secret (a verification result, a learned field) if the row still has `revision`. */
+  /** Changes columns that hold no secret and make no new revision (a verification result) if the row still has `revision`. */
   async updatePlain(
     tenantId: string,
     id: string,
     revision: number,
-    change: Partial<Pick<IntegrationEntity, 'config' | 'revision' | 'updatedAt' | 'verifyStatus' | 'verifyMessage' | 'verifiedAt'>>,
+    change: Partial<Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt'>>,
   ): Promise<boolean> {
     const result = await this.db.run((manager) => manager.withRepository(this.integrations).update({ tenantId, id, revision }, change));
     return result.affected === 1;
   }
 
-  /** Deletes the row (only at `revision` when given). */
-  async delete(tenantId: string, id: string, revision?: number): Promise<boolean> {
+  /**
+   * Deletes the integration at `revision`, leaving its tombstone at
+   * `revision + 1`: no content, no verification, `deleted_at` set. No fence:
+   * nothing is encrypted, and a row whose tenant is gone is gone too.
+   */
+  async tombstone(tenantId: string, id: string, revision: number, deletedAt: Date, tx?: EntityManager): Promise<boolean> {
+    const result = await this.db.within(tx, (manager) =>
+      manager.withRepository(this.integrations).update(
+        { tenantId, id, revision, deletedAt: IsNull() },
+        {
+          config: '{}',
+          secrets: '{}',
+          revision: revision + 1,
+          updatedAt: deletedAt,
+          deletedAt,
+          verifyStatus: null,
+          verifyMessage: null,
+          verifiedAt: null,
+        },
+      ),
+    );
+    return result.affected === 1;
+  }
+
+  /**
+   * Integrations and tombstones after `after` in key order, with their
+   * revision: the pruner's walk, one bounded range of the primary key per call.
+   */
+  async revisionsAfter(
+    after: { tenantId: string; id: string } | undefined,
+    limit: number,
+  ): Promise<{ tenantId: string; id: string; revision: number }[]> {
+    const rows = await this.db.run((manager) => {
+      const query = manager
+        .withRepository(this.integrations)
+        .createQueryBuilder('i')
+        .select('i.tenant_id', 'tenantId')
+        .addSelect('i.id', 'id')
+        .addSelect('i.revision', 'revision');
+      if (after !== undefined) {
+        query.where('(i.tenant_id > :afterTenant OR (i.tenant_id = :afterTenant AND i.id > :afterId))', {
+          afterTenant: after.tenantId,
+          afterId: after.id,
+        });
+      }
+      return query
+        .orderBy('i.tenant_id', 'ASC')
+        .addOrderBy('i.id', 'ASC')
+        .limit(limit)
+        .getRawMany<{ tenantId: string; id: string; revision: number | string }>();
+    });
+    return rows.map((row) => ({ tenantId: row.tenantId, id: row.id, revision: Number(row.revision) }));
+  }
+
+  /**
+   * Deletes the live integration whatever its revision (a DELETE without
+   * If-Match), leaving its tombstone one revision up; then reads, inside the
+   * same transaction, the revision and type that deletion made, for its
+   * version. Null when there was no live integration.
+   */
+  async tombstoneCurrent(
+    tenantId: string,
+    id: string,
+    deletedAt: Date,
+    tx?: EntityManager,
+  ): Promise<{ revision: number; type: string } | null> {
+    return this.db.within(tx, async (manager) => {
+      const result = await manager
+        .withRepository(this.integrations)
+        .createQueryBuilder()
+        .update()
+        .set({
+          config: '{}',
+          secrets: '{}',
+          revision: () => 'revision + 1',
+          updatedAt: deletedAt,
+          deletedAt,
+          verifyStatus: null,
+          verifyMessage: null,
+          verifiedAt: null,
+        })
+        .where({ tenantId, id, deletedAt: IsNull() })
+        .execute();
+      if (result.affected !== 1) return null;
+      // This transaction's own change: visible to it at any isolation level, and locked against every other writer.
+      const row = await manager
+        .withRepository(this.integrations)
+        .createQueryBuilder('i')
+        .select('i.revision', 'revision')
+        .addSelect('i.type', 'type')
+        .where('i.tenant_id = :tenantId AND i.id = :id', { tenantId, id })
+        .getRawOne<{ revision: number | string; type: string }>();
+      if (row === undefined) throw new Error('the integration this transaction just deleted is not there');
+      return { revision: Number(row.revision), type: row.type };
+    });
+  }
+
+  /** Tombstones deleted before `cutoff`, oldest first (the pruner removes them with their versions). */
+  async expiredTombstones(cutoff: Date, limit: number): Promise<{ tenantId: string; id: string; revision: number }[]> {
+    const rows = await this.db.run((manager) =>
+      manager
+        .withRepository(this.integrations)
+        .createQueryBuilder('i')
+        .select('i.tenant_id', 'tenantId')
+        .addSelect('i.id', 'id')
+        .addSelect('i.revision', 'revision')
+        .where('i.deleted_at IS NOT NULL AND i.deleted_at < :cutoff', { cutoff })
+        .orderBy('i.deleted_at', 'ASC')
+        .limit(limit)
+        .getRawMany<{ tenantId: string; id: string; revision: number | string }>(),
+    );
+    return rows.map((row) => ({ tenantId: row.tenantId, id: row.id, revision: Number(row.revision) }));
+  }
+
+  /**
+   * Removes a tombstone, still at `revision` (not restored or re-created
+   * meanwhile), and by the foreign key's cascade its versions. The caller
+   * has trimmed those to the kept number first, so the statement stays small.
+   */
+  async removeTombstone(tenantId: string, id: string, revision: number): Promise<boolean> {
     const result = await this.db.run((manager) =>
-      manager.withRepository(this.integrations).delete(revision === undefined ? { tenantId, id } : { tenantId, id, revision }),
+      manager
+        .withRepository(this.integrations)
+        .createQueryBuilder()
+        .delete()
+        .where('tenant_id = :tenantId AND id = :id AND revision = :revision AND deleted_at IS NOT NULL', { tenantId, id, revision })
+        .execute(),
     );
     return result.affected === 1;
   }
@@ -195,6 +349,7 @@ export class IntegrationsRepository {
         .select('i.tenant_id', 'tenantId')
         .addSelect('i.type', 'type')
         .addSelect('COUNT(*)', 'count')
+        .where('i.deleted_at IS NULL')
         .groupBy('i.tenant_id')
         .addGroupBy('i.type')
         .getRawMany<{ tenantId: string; type: string; count: number | string }>(),

@@ -8,14 +8,20 @@ import {
   UnprocessableError,
   ValidationFailedError,
 } from '../common/errors/domain-errors';
+import type { AuditEvent } from '../audit/audit.service';
+import { AuditService } from '../audit/audit.service';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { decryptSecret, encryptSecret } from '../crypto/secret-cipher';
+import { DatabaseService } from '../database/database.service';
 import { TenantKeysService } from '../tenants/tenant-keys.service';
 import type { WriteFence } from '../tenants/tenants.repository';
 import { TenantsService } from '../tenants/tenants.service';
+import type { IntegrationVersionEntity } from './history/integration-version.entity';
+import { VersionsRepository } from './history/versions.repository';
+import { VersionsService } from './history/versions.service';
 import { IntegrationBodyValidator, type IntegrationInput } from './integration-body.validator';
 import type { IntegrationEntity } from './integration.entity';
-import { IntegrationsRepository, type StoredIntegration } from './integrations.repository';
+import { type CurrentIntegration, IntegrationsRepository } from './integrations.repository';
 import { IntegrationsService, WriteConflictError } from './integrations.service';
 import { type CredentialCheck, CredentialCheckService } from './verification/credential-check.service';
 import { findVendor } from './vendors/registry';
@@ -23,22 +29,63 @@ import { findVendor } from './vendors/registry';
 const TENANT = 'acme';
 const KEY = randomBytes(32);
 const KEY_VERSION = 3;
+/** The transaction the DatabaseService stand-in hands out: an audit event must be recorded in it. */
+const TX = { transaction: 'the write' };
+const audited: (AuditEvent & { inTransaction: boolean })[] = [];
+const ACTOR = { sub: 'svc-a', requestId: 'req-1', address: null, userAgent: null };
 
 /**
  * The repository's contract, in memory: an update lands only on the revision
  * it names, an insert only where no row is, and both only while the fence
- * (tenant at a key version) holds. `beforeWrite` lets a test play another
- * instance that writes between this one's read and its statement.
+ * (tenant at a key version) holds; a delete leaves a tombstone. Versions are
+ * kept beside the rows, as the transaction commits them. `beforeWrite` lets a
+ * test play another instance that writes between this one's read and its statement.
  */
 class InMemoryIntegrations {
   readonly rows = new Map<string, IntegrationEntity>();
+  readonly versions: IntegrationVersionEntity[] = [];
   tenantKeyVersion: number | undefined = KEY_VERSION;
   beforeWrite: (() => void) | undefined;
   writes = 0;
 
-  findOne(tenantId: string, id: string): Promise<StoredIntegration | null> {
+  findOne(tenantId: string, id: string): Promise<IntegrationEntity | null> {
     const row = this.rows.get(`${tenantId}/${id}`);
-    return Promise.resolve(row === undefined ? null : { ...row });
+    return Promise.resolve(row === undefined || row.deletedAt ? null : { ...row });
+  }
+
+  findCurrent(tenantId: string, id: string): Promise<CurrentIntegration | null> {
+    const row = this.rows.get(`${tenantId}/${id}`);
+    return Promise.resolve(row === undefined ? null : { ...row, deleted: Boolean(row.deletedAt) });
+  }
+
+  tombstone(tenantId: string, id: string, revision: number, deletedAt: Date): Promise<boolean> {
+    this.interfere();
+    const current = this.rows.get(`${tenantId}/${id}`);
+    if (current?.revision !== revision || current.deletedAt) return Promise.resolve(false);
+    this.rows.set(`${tenantId}/${id}`, { ...current, config: '{}', secrets: '{}', revision: revision + 1, deletedAt });
+    this.writes++;
+    return Promise.resolve(true);
+  }
+
+  tombstoneCurrent(tenantId: string, id: string, deletedAt: Date): Promise<{ revision: number; type: string } | null> {
+    this.interfere();
+    const current = this.rows.get(`${tenantId}/${id}`);
+    if (current === undefined || current.deletedAt) return Promise.resolve(null);
+    this.rows.set(`${tenantId}/${id}`, { ...current, config: '{}', secrets: '{}', revision: current.revision + 1, deletedAt });
+    this.writes++;
+    return Promise.resolve({ revision: current.revision + 1, type: current.type });
+  }
+
+  insertVersion(version: IntegrationVersionEntity): Promise<void> {
+    if (
+      this.versions.some(
+        (v) => v.tenantId === version.tenantId && v.integrationId === version.integrationId && v.revision === version.revision,
+      )
+    ) {
+      return Promise.reject(new Error('duplicate version'));
+    }
+    this.versions.push(version);
+    return Promise.resolve();
   }
 
   insert(row: IntegrationEntity, fence: WriteFence): Promise<'inserted' | 'exists' | 'fenced'> {
@@ -54,7 +101,7 @@ class InMemoryIntegrations {
     this.interfere();
     const current = this.rows.get(`${row.tenantId}/${row.id}`);
     if (current?.revision !== revision || fence.parameters.fenceKeyVersion !== this.tenantKeyVersion) return Promise.resolve(false);
-    this.rows.set(`${row.tenantId}/${row.id}`, { ...row, createdAt: current.createdAt });
+    this.rows.set(`${row.tenantId}/${row.id}`, { ...row, createdAt: current.deletedAt ? row.createdAt : current.createdAt });
     this.writes++;
     return Promise.resolve(true);
   }
@@ -98,8 +145,10 @@ describe('IntegrationsService (module test, repository in memory)', () => {
     tenantLive = true;
     check = undefined;
     forgotten.length = 0;
+    audited.length = 0;
     const config = {
       app: { requireIfMatch: options.requireIfMatch ?? false },
+      history: { maxVersions: 20 },
     } as unknown as Configuration;
     const moduleRef = await Test.createTestingModule({
       providers: [
@@ -107,6 +156,32 @@ describe('IntegrationsService (module test, repository in memory)', () => {
         IntegrationBodyValidator,
         { provide: CONFIGURATION, useValue: config },
         { provide: IntegrationsRepository, useValue: rows },
+        { provide: VersionsRepository, useValue: { insert: (version: IntegrationVersionEntity) => rows.insertVersion(version) } },
+        { provide: VersionsService, useValue: { noteWritten: () => undefined } },
+        // One transaction in memory: the statement, then the version only if it landed.
+        { provide: DatabaseService, useValue: { transaction: (work: (tx: unknown) => Promise<unknown>) => work(TX) } },
+        {
+          provide: AuditService,
+          useValue: {
+            secretReadsRequired: true,
+            record: (event: AuditEvent, tx: unknown) => Promise.resolve(audited.push({ ...event, inTransaction: tx === TX })),
+            recordAll: (events: AuditEvent[], tx: unknown) =>
+              Promise.resolve(audited.push(...events.map((event) => ({ ...event, inTransaction: tx === TX })))),
+            recordSecretRead: (read: { tenantId: string; actor: AuditEvent['actor']; targets: string[] }) =>
+              Promise.resolve(
+                audited.push(
+                  ...read.targets.map((target) => ({
+                    tenantId: read.tenantId,
+                    actor: read.actor,
+                    action: 'integration.secret-read' as const,
+                    target,
+                    outcome: 200,
+                    inTransaction: false,
+                  })),
+                ),
+              ),
+          },
+        },
         {
           provide: TenantsService,
           useValue: { requireLive: (id: string) => (tenantLive ? Promise.resolve() : Promise.reject(new TenantNotFoundError(id))) },
@@ -147,8 +222,13 @@ describe('IntegrationsService (module test, repository in memory)', () => {
   beforeEach(() => build());
 
   it('creates: 201 semantics, revision 1, the secret stored encrypted and echoed in the answer', async () => {
-    const outcome = await service.put(TENANT, twilio({ account: 'AC-1', password: 'token-1' }), { reveal: false });
-    expect(outcome).toEqual({ kind: 'written', created: true, wire: { id: 'twilio', type: 'twilio', account: 'AC-1', password: 'token-1' }, etag: '"r1"' });
+    const outcome = await service.put(TENANT, twilio({ account: 'AC-1', password: 'token-1' }), { reveal: false, actor: ACTOR });
+    expect(outcome).toEqual({
+      kind: 'written',
+      created: true,
+      wire: { id: 'twilio', type: 'twilio', account: 'AC-1', password: 'token-1' },
+      etag: '"r1"',
+    });
     expect(rows.rows.get(`${TENANT}/twilio`)!.secrets).not.toContain('token-1');
     expect(storedPassword()).toBe('token-1');
   });
@@ -156,7 +236,7 @@ describe('IntegrationsService (module test, repository in memory)', () => {
   it('replaces on the revision it read; when another instance wrote first, it reads again and lands on the new revision', async () => {
     rows.rows.set(`${TENANT}/twilio`, storedTwilio(4, 'old'));
     rows.beforeWrite = () => rows.rows.set(`${TENANT}/twilio`, storedTwilio(5, 'theirs'));
-    const outcome = await service.put(TENANT, twilio({ account: 'AC-2', password: 'mine' }), { reveal: false });
+    const outcome = await service.put(TENANT, twilio({ account: 'AC-2', password: 'mine' }), { reveal: false, actor: ACTOR });
     expect(outcome).toMatchObject({ kind: 'written', created: false, etag: '"r6"' });
     expect(storedPassword()).toBe('mine');
     expect(rows.writes).toBe(1);
@@ -164,20 +244,20 @@ describe('IntegrationsService (module test, repository in memory)', () => {
 
   it('keeps the stored secret for the mask, and refuses the mask where nothing is stored', async () => {
     rows.rows.set(`${TENANT}/twilio`, storedTwilio(1, 'kept-secret'));
-    const outcome = await service.put(TENANT, twilio({ account: 'AC-3', password: '********' }), { reveal: false });
+    const outcome = await service.put(TENANT, twilio({ account: 'AC-3', password: '********' }), { reveal: false, actor: ACTOR });
     expect(outcome).toMatchObject({ kind: 'written', wire: { account: 'AC-3', password: '********' } });
     expect(storedPassword()).toBe('kept-secret');
 
-    await expect(service.put(TENANT, { ...twilio({ account: 'x', password: '********' }), id: 'other' }, { reveal: false })).rejects.toThrow(
-      new ValidationFailedError('password: "********" keeps a stored secret, and there is none; send the real value'),
-    );
+    await expect(
+      service.put(TENANT, { ...twilio({ account: 'x', password: '********' }), id: 'other' }, { reveal: false, actor: ACTOR }),
+    ).rejects.toThrow(new ValidationFailedError('password: "********" keeps a stored secret, and there is none; send the real value'));
   });
 
   it('answers 412 for a stale If-Match and writes nothing', async () => {
     rows.rows.set(`${TENANT}/twilio`, storedTwilio(2, 'old'));
-    await expect(service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false, ifMatch: '"r1"' })).rejects.toBeInstanceOf(
-      PreconditionFailedError,
-    );
+    await expect(
+      service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false, ifMatch: '"r1"', actor: ACTOR }),
+    ).rejects.toBeInstanceOf(PreconditionFailedError);
     expect(rows.writes).toBe(0);
   });
 
@@ -186,14 +266,16 @@ describe('IntegrationsService (module test, repository in memory)', () => {
       rows.tenantKeyVersion = undefined;
       tenantLive = false;
     };
-    await expect(service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false })).rejects.toBeInstanceOf(TenantNotFoundError);
+    await expect(service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false, actor: ACTOR })).rejects.toBeInstanceOf(
+      TenantNotFoundError,
+    );
     expect(forgotten).toEqual([TENANT]);
     expect(rows.rows.size).toBe(0);
   });
 
   it('a write refused because the data key was replaced meanwhile is encrypted again under the new key', async () => {
     rows.beforeWrite = () => (rows.tenantKeyVersion = KEY_VERSION + 1);
-    const outcome = await service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false });
+    const outcome = await service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false, actor: ACTOR });
     expect(outcome).toMatchObject({ kind: 'written', created: true });
     const envelope = (JSON.parse(rows.rows.get(`${TENANT}/twilio`)!.secrets) as Record<string, string>).password;
     expect(envelope).toContain(`:dek-${KEY_VERSION + 1}:`);
@@ -207,17 +289,23 @@ describe('IntegrationsService (module test, repository in memory)', () => {
       rows.beforeWrite = keepChanging;
     };
     rows.beforeWrite = keepChanging;
-    await expect(service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false })).rejects.toBeInstanceOf(WriteConflictError);
+    await expect(service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false, actor: ACTOR })).rejects.toBeInstanceOf(
+      WriteConflictError,
+    );
     rows.beforeWrite = undefined;
   });
 
   it('PATCH changes only the fields sent, answers 404 for a missing integration and keeps the tenant 404 apart', async () => {
     rows.rows.set(`${TENANT}/twilio`, storedTwilio(1, 'kept'));
-    const patched = await service.patch(TENANT, 'twilio', { account: 'AC-new' }, { reveal: true });
+    const patched = await service.patch(TENANT, 'twilio', { account: 'AC-new' }, { reveal: true, actor: ACTOR });
     expect(patched).toEqual({ wire: { id: 'twilio', type: 'twilio', account: 'AC-new', password: 'kept' }, etag: '"r2"' });
-    await expect(service.patch(TENANT, 'nope', { account: 'x' }, { reveal: false })).rejects.toBeInstanceOf(IntegrationNotFoundError);
+    await expect(service.patch(TENANT, 'nope', { account: 'x' }, { reveal: false, actor: ACTOR })).rejects.toBeInstanceOf(
+      IntegrationNotFoundError,
+    );
     tenantLive = false;
-    await expect(service.patch(TENANT, 'nope', { account: 'x' }, { reveal: false })).rejects.toBeInstanceOf(TenantNotFoundError);
+    await expect(service.patch(TENANT, 'nope', { account: 'x' }, { reveal: false, actor: ACTOR })).rejects.toBeInstanceOf(
+      TenantNotFoundError,
+    );
   });
 
   describe('with VERIFY_ON_SAVE', () => {
@@ -225,27 +313,136 @@ describe('IntegrationsService (module test, repository in memory)', () => {
 
     it('refuses credentials the vendor rejects with 422 and stores nothing', async () => {
       check = { result: { status: 'failed', message: 'Twilio rejected the credentials', checkedAt: new Date() }, learned: {} };
-      await expect(service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false })).rejects.toThrow(
+      await expect(service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false, actor: ACTOR })).rejects.toThrow(
         new UnprocessableError('Twilio rejected the credentials'),
       );
       expect(rows.rows.size).toBe(0);
     });
 
     it('stores good credentials with their result', async () => {
-      await service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false });
+      await service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false, actor: ACTOR });
       expect(rows.rows.get(`${TENANT}/twilio`)).toMatchObject({ verifyStatus: 'ok', verifyMessage: 'fine', verifiedAt: new Date(0) });
+    });
+  });
+
+  describe('versions (history)', () => {
+    const versionPassword = (revision: number): string => {
+      const version = rows.versions.find((v) => v.integrationId === 'twilio' && v.revision === revision)!;
+      const envelope = (JSON.parse(version.secrets) as Record<string, string>).password;
+      return decryptSecret(KEY, KEY_VERSION, { tenantId: TENANT, integrationId: 'twilio', field: 'password', revision }, envelope);
+    };
+
+    it('every write makes the next version, across a delete and a re-create, with its actor', async () => {
+      await service.put(TENANT, twilio({ account: 'AC-1', password: 'p1' }), { reveal: false, actor: ACTOR });
+      await service.put(TENANT, twilio({ account: 'AC-2', password: '********' }), { reveal: false, actor: ACTOR });
+      await service.patch(TENANT, 'twilio', { password: 'p3' }, { reveal: false, actor: ACTOR });
+      await service.delete(TENANT, 'twilio', { actor: { ...ACTOR, sub: 'ops' } });
+      await expect(service.get(TENANT, 'twilio', { reveal: false, actor: ACTOR })).rejects.toBeInstanceOf(IntegrationNotFoundError);
+      const again = await service.put(TENANT, twilio({ account: 'AC-5', password: 'p5' }), { reveal: false, actor: ACTOR });
+      expect(again).toMatchObject({ kind: 'written', created: true, etag: '"r5"' });
+      expect(rows.versions.map((v) => [v.revision, v.action, v.deleted, v.actorSub, v.requestId])).toEqual([
+        [1, 'create', false, 'svc-a', 'req-1'],
+        [2, 'replace', false, 'svc-a', 'req-1'],
+        [3, 'patch', false, 'svc-a', 'req-1'],
+        [4, 'delete', true, 'ops', 'req-1'],
+        [5, 'create', false, 'svc-a', 'req-1'],
+      ]);
+      // A version's secrets are its own ciphertexts, bound to its revision; a secret kept by the mask is in it too.
+      expect([1, 2, 3, 5].map(versionPassword)).toEqual(['p1', 'p1', 'p3', 'p5']);
+      expect(rows.versions[3]).toMatchObject({ config: '{}', secrets: '{}' });
+      const envelope = (JSON.parse(rows.versions[0].secrets) as Record<string, string>).password;
+      expect(() =>
+        decryptSecret(KEY, KEY_VERSION, { tenantId: TENANT, integrationId: 'twilio', field: 'password', revision: 2 }, envelope),
+      ).toThrow();
+      expect(() => decryptSecret(KEY, KEY_VERSION, { tenantId: TENANT, integrationId: 'twilio', field: 'password' }, envelope)).toThrow();
+    });
+
+    it('a delete without If-Match does not lose a race: it deletes whatever revision is there, and its version says which', async () => {
+      rows.rows.set(`${TENANT}/twilio`, storedTwilio(4, 'old'));
+      rows.beforeWrite = () => rows.rows.set(`${TENANT}/twilio`, storedTwilio(7, 'theirs'));
+      await service.delete(TENANT, 'twilio', { actor: ACTOR });
+      expect(rows.versions.map((v) => [v.revision, v.action, v.deleted])).toEqual([[8, 'delete', true]]);
+      expect(rows.writes).toBe(1);
+    });
+
+    it('a write that lost its race keeps no version; the retry makes the one of the revision it landed on', async () => {
+      rows.rows.set(`${TENANT}/twilio`, storedTwilio(4, 'old'));
+      rows.beforeWrite = () => rows.rows.set(`${TENANT}/twilio`, storedTwilio(5, 'theirs'));
+      await service.put(TENANT, twilio({ account: 'AC-2', password: 'mine' }), { reveal: false, actor: ACTOR });
+      expect(rows.versions.map((v) => v.revision)).toEqual([6]);
+      expect(versionPassword(6)).toBe('mine');
+    });
+
+    it('a delete answers 404 for what is not there or already deleted, and honours If-Match', async () => {
+      await expect(service.delete(TENANT, 'twilio', { actor: ACTOR })).rejects.toBeInstanceOf(IntegrationNotFoundError);
+      rows.rows.set(`${TENANT}/twilio`, storedTwilio(2, 'old'));
+      await expect(service.delete(TENANT, 'twilio', { ifMatch: '"r1"', actor: ACTOR })).rejects.toBeInstanceOf(PreconditionFailedError);
+      await service.delete(TENANT, 'twilio', { ifMatch: '"r2"', actor: ACTOR });
+      await expect(service.delete(TENANT, 'twilio', { actor: ACTOR })).rejects.toBeInstanceOf(IntegrationNotFoundError);
+      await expect(service.patch(TENANT, 'twilio', { account: 'x' }, { reveal: false, actor: ACTOR })).rejects.toBeInstanceOf(
+        IntegrationNotFoundError,
+      );
+      // If-Match treats the tombstone as absent: even * does not match it.
+      await expect(
+        service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false, ifMatch: '*', actor: ACTOR }),
+      ).rejects.toBeInstanceOf(PreconditionFailedError);
+      expect(rows.versions.map((v) => [v.revision, v.action])).toEqual([[3, 'delete']]);
     });
   });
 
   it('reads: 404 integration vs 404 tenant, secrets masked unless revealed', async () => {
     rows.rows.set(`${TENANT}/twilio`, storedTwilio(7, 'plain'));
-    expect(await service.get(TENANT, 'twilio', { reveal: false })).toEqual({
+    expect(await service.get(TENANT, 'twilio', { reveal: false, actor: ACTOR })).toEqual({
       wire: { id: 'twilio', type: 'twilio', account: 'AC-stored', password: '********' },
       etag: '"r7"',
     });
-    expect((await service.get(TENANT, 'twilio', { reveal: true })).wire.password).toBe('plain');
-    await expect(service.get(TENANT, 'missing', { reveal: false })).rejects.toBeInstanceOf(IntegrationNotFoundError);
+    expect((await service.get(TENANT, 'twilio', { reveal: true, actor: ACTOR })).wire.password).toBe('plain');
+    await expect(service.get(TENANT, 'missing', { reveal: false, actor: ACTOR })).rejects.toBeInstanceOf(IntegrationNotFoundError);
     tenantLive = false;
-    await expect(service.get(TENANT, 'missing', { reveal: false })).rejects.toBeInstanceOf(TenantNotFoundError);
+    await expect(service.get(TENANT, 'missing', { reveal: false, actor: ACTOR })).rejects.toBeInstanceOf(TenantNotFoundError);
   });
+
+  describe('audit events', () => {
+    const seen = () => audited.map((e) => [e.action, e.target, e.outcome, e.actor.sub, e.inTransaction]);
+
+    it('records each write in its own transaction, as its actor, with the answer status', async () => {
+      await service.put(TENANT, twilio({ account: 'AC-1', password: 'p1' }), { reveal: false, actor: ACTOR });
+      await service.put(TENANT, twilio({ account: 'AC-2', password: '********' }), { reveal: false, actor: ACTOR });
+      await service.patch(TENANT, 'twilio', { account: 'AC-3' }, { reveal: false, actor: ACTOR });
+      await service.delete(TENANT, 'twilio', { actor: { ...ACTOR, sub: 'ops' } });
+      await service.restore(TENANT, 'twilio', 3, { reveal: false, actor: ACTOR }).catch(() => undefined);
+      expect(seen().slice(0, 4)).toEqual([
+        ['integration.create', 'twilio', 201, 'svc-a', true],
+        ['integration.replace', 'twilio', 200, 'svc-a', true],
+        ['integration.update', 'twilio', 200, 'svc-a', true],
+        ['integration.delete', 'twilio', 204, 'ops', true],
+      ]);
+    });
+
+    it('a revealing read is recorded before it answers; a masked one is not', async () => {
+      await service.put(TENANT, twilio({ account: 'AC-1', password: 'p1' }), { reveal: false, actor: ACTOR });
+      audited.length = 0;
+      await service.get(TENANT, 'twilio', { reveal: false, actor: ACTOR });
+      expect(audited).toEqual([]);
+      const { wire } = await service.get(TENANT, 'twilio', { reveal: true, actor: ACTOR });
+      expect(wire.password).toBe('p1');
+      expect(seen()).toEqual([['integration.secret-read', 'twilio', 200, 'svc-a', false]]);
+    });
+
+    it('a write whose answer shows a stored secret in plaintext is also a secret read, in the same transaction', async () => {
+      await service.put(TENANT, twilio({ account: 'AC-1', password: 'p1' }), { reveal: false, actor: ACTOR });
+      audited.length = 0;
+      const { wire } = await service.patch(TENANT, 'twilio', { account: 'AC-2' }, { reveal: true, actor: ACTOR });
+      expect(wire.password).toBe('p1');
+      expect(seen()).toEqual([
+        ['integration.update', 'twilio', 200, 'svc-a', true],
+        ['integration.secret-read', 'twilio', 200, 'svc-a', true],
+      ]);
+      audited.length = 0;
+      // Sending the secret shows the caller its own value: no read of a stored one.
+      await service.patch(TENANT, 'twilio', { password: 'p2' }, { reveal: true, actor: ACTOR });
+      expect(seen()).toEqual([['integration.update', 'twilio', 200, 'svc-a', true]]);
+    });
+  });
+
 });

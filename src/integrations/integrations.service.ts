@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import {
   DomainError,
   IntegrationNotFoundError,
@@ -8,15 +9,22 @@ import {
   UnprocessableError,
   ValidationFailedError,
 } from '../common/errors/domain-errors';
+import { AuditService } from '../audit/audit.service';
+import type { AuditAction } from '../audit/audit-chain';
 import { KeyedMutex } from '../common/keyed-mutex';
+import type { RequestActor } from '../common/request-actor';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { decryptSecret, DoubleEncryptionError, encryptSecret, envelopeKeyVersion } from '../crypto/secret-cipher';
 import { isRetryableConflict } from '../database/database-errors';
+import { DatabaseService } from '../database/database.service';
 import { DataKeyVersionGoneError, TenantKeysService } from '../tenants/tenant-keys.service';
 import { TenantsService } from '../tenants/tenants.service';
+import type { VersionAction } from './history/integration-version.entity';
+import { VersionsRepository } from './history/versions.repository';
+import { type VersionRecord, VersionsService } from './history/versions.service';
 import { applyPatch, IntegrationBodyValidator, isJsonObject, type IntegrationInput } from './integration-body.validator';
 import type { IntegrationEntity } from './integration.entity';
-import { IntegrationsRepository, type StoredIntegration } from './integrations.repository';
+import { type CurrentIntegration, IntegrationsRepository, type StoredIntegration } from './integrations.repository';
 import { type CredentialCheck, CredentialCheckService } from './verification/credential-check.service';
 import { IntegrationNotVerifiedError, type VerificationResult } from './verification/verification-result';
 import { findVendor, type Vendor } from './vendors/registry';
@@ -25,11 +33,20 @@ import { etagOf, ifMatchAllows, SECRET_MASK, toWire, type IntegrationWire } from
 export interface ReadOptions {
   /** Show secrets in plaintext (scope integrations:secrets) instead of the mask. */
   reveal: boolean;
+  /** Who reads: a read that shows a secret in plaintext is an audit event of theirs, written before the answer. */
+  actor: RequestActor;
 }
 
 export interface WriteOptions extends ReadOptions {
   /** The If-Match header, if any. */
   ifMatch?: string;
+  /** Who writes, through which request: kept with the version the write makes. */
+  actor: RequestActor;
+}
+
+export interface DeleteOptions {
+  ifMatch?: string;
+  actor: RequestActor;
 }
 
 export interface PutOptions extends WriteOptions {
@@ -43,6 +60,27 @@ export interface IntegrationResult {
 }
 
 export type PutResult = ({ kind: 'written'; created: boolean } & IntegrationResult) | { kind: 'dry-run'; result: VerificationResult };
+
+/** What a restore answers: like a replace, or like a create when the integration comes back from a delete. */
+export type RestoreResult = { created: boolean } & IntegrationResult;
+
+/**
+ * What one committed write did, as the transaction that commits it knows it:
+ * for the version row, and for whatever else must commit with the write (an
+ * audit event).
+ */
+export interface WriteEvent {
+  action: VersionAction;
+  actor: RequestActor;
+  tenantId: string;
+  integrationId: string;
+  /** The revision the write made. */
+  revision: number;
+  /** The answer's status: 201 created (or back from a delete), 200 changed, 204 deleted; a verification's learned field is 200. */
+  status: 200 | 201 | 204;
+  /** For a restore: the revision it brought back. */
+  restoredFrom: number | null;
+}
 
 /** An integration's stored credentials, secrets decrypted: for a vendor check only, never for a response. */
 export interface StoredCredentials {
@@ -58,6 +96,16 @@ interface Decoded {
   config: Record<string, string>;
   secrets: SecretEnvelopes;
 }
+
+/** What a write stores: the row's columns, the version's secrets (bound to the new revision), and the plaintexts for the answer. */
+interface Sealed extends Decoded {
+  versionSecrets: SecretEnvelopes;
+  /** Secret plaintexts by field, for a revealing answer; in memory only. */
+  plaintexts: Record<string, string>;
+  keyVersion: number;
+}
+
+const NOTHING_STORED: Decoded = { config: {}, secrets: {} };
 
 /** A write lost a race with another instance's write more often than this: answered 409, never a 5xx. */
 const MAX_WRITE_ATTEMPTS = 8;
@@ -76,10 +124,16 @@ export class WriteConflictError extends DomainError {
  * The integrations of each tenant: reads, writes and what a credential check
  * needs. A write is one call from the controller and flows one way:
  * read the row → merge and validate → (VERIFY_ON_SAVE or ?dry-run) check
- * with the vendor → encrypt → one conditional statement. When that statement
+ * with the vendor → encrypt → one conditional statement, committed in one
+ * transaction with the version it makes (`commitWrite`). When that statement
  * finds the row changed (another instance wrote it), the write starts again
  * from the read; writes of one integration on this instance queue on a keyed
  * mutex, so they do not race each other in the first place.
+ *
+ * Every write makes a numbered version (the revision), kept by the history
+ * (versions/): a delete too, which leaves the row as a tombstone so that
+ * revisions, and version numbers, go on after a re-create. Reads treat a
+ * tombstone as absent.
  *
  * Every write reads first, even one that needs nothing of the stored row: a
  * single blind upsert would save that round trip, but during a network
@@ -94,15 +148,22 @@ export class IntegrationsService {
   private readonly requireIfMatch: boolean;
   private readonly writes = new KeyedMutex();
 
+  private readonly keepVersions: number;
+
   constructor(
     private readonly repository: IntegrationsRepository,
+    private readonly versionRows: VersionsRepository,
+    private readonly versions: VersionsService,
+    private readonly db: DatabaseService,
     private readonly tenants: TenantsService,
     private readonly tenantKeys: TenantKeysService,
     private readonly validator: IntegrationBodyValidator,
     private readonly checker: CredentialCheckService,
+    private readonly audit: AuditService,
     @Inject(CONFIGURATION) config: Configuration,
   ) {
     this.requireIfMatch = config.app.requireIfMatch;
+    this.keepVersions = config.history.maxVersions;
   }
 
   // --- reads ---
@@ -111,6 +172,7 @@ export class IntegrationsService {
     return this.readAgainIfRotated(async () => {
       const row = await this.findOrThrow(tenantId, id);
       const [wire] = await this.present(tenantId, [row], options);
+      await this.auditSecretReads(tenantId, [row], options);
       return { wire, etag: etagOf(row.revision) };
     });
   }
@@ -120,7 +182,9 @@ export class IntegrationsService {
       const [rows, total] = await this.repository.page(tenantId, limit, offset);
       // A row exists only in a live tenant (deleting a tenant cascades): ask about the tenant only for an empty page.
       if (rows.length === 0) await this.tenants.requireLive(tenantId);
-      return { items: await this.present(tenantId, rows, options), total };
+      const items = await this.present(tenantId, rows, options);
+      await this.auditSecretReads(tenantId, rows, options);
+      return { items, total };
     });
   }
 
@@ -130,20 +194,30 @@ export class IntegrationsService {
   async put(tenantId: string, input: IntegrationInput, options: PutOptions): Promise<PutResult> {
     const plan = async (existing: StoredIntegration | null, precondition = true): Promise<Plan> => {
       if (precondition) this.checkPrecondition(existing, options.ifMatch);
-      const stored = existing !== null && existing.type === input.vendor.type ? decode(existing) : { config: {}, secrets: {} };
+      const stored = existing !== null && existing.type === input.vendor.type ? decode(existing) : NOTHING_STORED;
       const fields = { ...input.fields };
       // Server-assigned fields (Salesforce instance) survive a replace that does not send them.
       for (const field of input.vendor.serverAssignedFields ?? []) {
         if (fields[field] === undefined && stored.config[field] !== undefined) fields[field] = stored.config[field];
       }
-      return { vendor: input.vendor, fields, stored, sent: undefined };
+      return {
+        vendor: input.vendor,
+        fields,
+        stored,
+        sent: undefined,
+        action: existing === null ? 'create' : 'replace',
+        restoredFrom: null,
+      };
     };
     if (options.dryRun) {
       const existing = await this.repository.findOne(tenantId, input.id);
       if (existing === null) await this.tenants.requireLive(tenantId);
       // A dry run stores nothing, so it has no precondition to meet.
       const planned = await plan(existing, false);
-      return { kind: 'dry-run', result: (await this.checker.check(input.vendor, await this.credentialsOf(tenantId, input.id, planned))).result };
+      return {
+        kind: 'dry-run',
+        result: (await this.checker.check(input.vendor, await this.credentialsOf(tenantId, input.id, planned))).result,
+      };
     }
     const written = await this.write(tenantId, input.id, options, plan);
     return { kind: 'written', created: written.created, ...written.result };
@@ -151,7 +225,8 @@ export class IntegrationsService {
 
   /** Change some fields (PATCH): fields left out keep their values, `null` clears an optional one; `type` cannot change. */
   async patch(tenantId: string, id: string, body: unknown, options: WriteOptions): Promise<IntegrationResult> {
-    if (!isJsonObject(body)) throw new ValidationFailedError('Request body must be a JSON object', [{ field: 'body', message: 'must be a JSON object' }]);
+    if (!isJsonObject(body))
+      throw new ValidationFailedError('Request body must be a JSON object', [{ field: 'body', message: 'must be a JSON object' }]);
     const written = await this.write(tenantId, id, options, async (existing) => {
       if (existing === null) {
         await this.tenants.requireLive(tenantId);
@@ -163,29 +238,76 @@ export class IntegrationsService {
         throw new ValidationFailedError(message, [{ field: 'type', message }]);
       }
       const stored = decode(existing);
-      // Stored secrets stand as the mask: sealing keeps their envelopes without decrypting them.
+      // Stored secrets stand as the mask: sealing keeps their envelopes in the row (and decrypts them only for the version's own copy).
       const current: Record<string, unknown> = { id, type: existing.type, ...stored.config };
       for (const field of Object.keys(stored.secrets)) current[field] = SECRET_MASK;
       const input = await this.validator.validate(applyPatch(current, body, vendorOf(existing)), id);
-      return { vendor: input.vendor, fields: input.fields, stored, sent: new Set(Object.keys(body)) };
+      return { vendor: input.vendor, fields: input.fields, stored, sent: new Set(Object.keys(body)), action: 'patch', restoredFrom: null };
     });
     return written.result;
   }
 
-  async delete(tenantId: string, id: string, ifMatch: string | undefined): Promise<void> {
+  /**
+   * Deletes the integration: its row becomes a tombstone (revision one up, no
+   * content) and a version records the deletion, so it can be restored.
+   * Without If-Match it is blind, as it always was: whatever the revision,
+   * so it never loses a race (the version then learns the revision inside
+   * the transaction); with If-Match it is conditional on the revision read.
+   */
+  async delete(tenantId: string, id: string, options: DeleteOptions): Promise<void> {
+    const deletion = (revision: number, type: string, at: Date): VersionRecord => ({
+      tenantId,
+      integrationId: id,
+      revision,
+      type,
+      config: '{}',
+      secrets: '{}',
+      action: 'delete',
+      restoredFrom: null,
+      actor: options.actor,
+      at,
+    });
     await this.writes.run(`${tenantId}\0${id}`, async () => {
       for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-        if (ifMatch === undefined && !this.requireIfMatch) {
-          if (await this.retryOnConflict(() => this.repository.delete(tenantId, id))) return;
+        const now = new Date();
+        if (options.ifMatch === undefined && !this.requireIfMatch) {
+          const landed = await this.commitWrite(async (tx) => {
+            const deleted = await this.repository.tombstoneCurrent(tenantId, id, now, tx);
+            return deleted === null ? undefined : deletion(deleted.revision, deleted.type, now);
+          }, 204);
+          if (landed) return;
           await this.findOrThrow(tenantId, id);
           continue;
         }
         const existing = await this.findOrThrow(tenantId, id);
-        this.checkPrecondition(existing, ifMatch);
-        if (await this.retryOnConflict(() => this.repository.delete(tenantId, id, existing.revision))) return;
+        this.checkPrecondition(existing, options.ifMatch);
+        const landed = await this.commitWrite(
+          async (tx) =>
+            (await this.repository.tombstone(tenantId, id, existing.revision, now, tx))
+              ? deletion(existing.revision + 1, existing.type, now)
+              : undefined,
+          204,
+        );
+        if (landed) return;
       }
       throw new WriteConflictError();
     });
+  }
+
+  /**
+   * Restores version `revision` (POST …/versions/:rev/restore): a new revision
+   * equal to it, written like a replace (If-Match, VERIFY_ON_SAVE, the
+   * answer's masking), or like a create when the integration was deleted.
+   */
+  async restore(tenantId: string, id: string, revision: number, options: WriteOptions): Promise<RestoreResult> {
+    const content = await this.versions.contentOf(tenantId, id, revision);
+    const written = await this.write(tenantId, id, options, async (existing) => {
+      this.checkPrecondition(existing, options.ifMatch);
+      const stored = existing !== null && existing.type === content.vendor.type ? decode(existing) : NOTHING_STORED;
+      // Nothing was sent: the answer shows every secret masked, or decrypted for a revealing token.
+      return { vendor: content.vendor, fields: { ...content.fields }, stored, sent: new Set(), action: 'restore', restoredFrom: revision };
+    });
+    return { created: written.created, ...written.result };
   }
 
   // --- verification (issue 6) ---
@@ -196,7 +318,7 @@ export class IntegrationsService {
       const row = await this.findOrThrow(tenantId, id);
       const vendor = vendorOf(row);
       const stored = decode(row);
-      const fields = await this.credentialsOf(tenantId, id, { vendor, fields: maskedFields(stored), stored, sent: undefined });
+      const fields = await this.credentialsOf(tenantId, id, keepAsIs(vendor, stored));
       return { vendor, fields, revision: row.revision };
     });
   }
@@ -205,22 +327,43 @@ export class IntegrationsService {
    * Keeps a check's result on the row it was read from (revision `revision`);
    * false when the credentials changed meanwhile, since the result then
    * describes credentials that are gone. A field the vendor taught (Salesforce
-   * `instance`) is part of the integration: a new revision, so ETags move.
+   * `instance`) is part of the integration: a new revision, so ETags move,
+   * and a version of it (action `verify`) by whoever asked for the check.
    */
-  async recordVerification(tenantId: string, id: string, revision: number, check: CredentialCheck): Promise<boolean> {
+  async recordVerification(tenantId: string, id: string, revision: number, check: CredentialCheck, actor: RequestActor): Promise<boolean> {
     const row = await this.findOrThrow(tenantId, id);
     if (row.revision !== revision) return false;
     const { result, learned } = check;
     const verification = { verifyStatus: result.status, verifyMessage: result.message, verifiedAt: result.checkedAt };
-    const config = decode(row).config;
-    const changed = Object.entries(learned).filter(([field, value]) => config[field] !== value);
+    const stored = decode(row);
+    const changed = Object.entries(learned).filter(([field, value]) => stored.config[field] !== value);
     if (changed.length === 0) return this.repository.updatePlain(tenantId, id, revision, verification);
-    return this.repository.updatePlain(tenantId, id, revision, {
+    const vendor = vendorOf(row);
+    const planned = keepAsIs(vendor, stored);
+    Object.assign(planned.fields, Object.fromEntries(changed));
+    const next = revision + 1;
+    const sealed = await this.seal(tenantId, id, next, planned);
+    const now = new Date();
+    const updated: IntegrationEntity = {
+      tenantId,
+      id,
+      type: vendor.type,
+      config: JSON.stringify(sealed.config),
+      secrets: JSON.stringify(sealed.secrets),
+      revision: next,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
       ...verification,
-      config: JSON.stringify({ ...config, ...Object.fromEntries(changed) }),
-      revision: revision + 1,
-      updatedAt: new Date(),
-    });
+    };
+    const fence = this.tenantKeys.writeFence(tenantId, sealed.keyVersion);
+    const version = versionOf(updated, sealed, 'verify', null, actor, now);
+    const landed = await this.commitWrite(
+      async (tx) => ((await this.repository.update(updated, revision, fence, tx)) ? version : undefined),
+      200,
+    );
+    if (!landed) this.tenantKeys.forget(tenantId);
+    return landed;
   }
 
   /** The last check kept for the integration's current credentials. */
@@ -239,10 +382,11 @@ export class IntegrationsService {
   /**
    * Step 2 of a data-key replacement: every secret of the tenant re-encrypted
    * under its current data key, row by row, each row one conditional write
-   * (a row written meanwhile was encrypted under the current key already).
-   * Returns how many integrations it re-encrypted.
+   * (a row written meanwhile was encrypted under the current key already),
+   * then the secrets of its kept versions, in batches. Returns how many
+   * integrations and versions it re-encrypted.
    */
-  async reencryptSecrets(tenantId: string): Promise<number> {
+  async reencryptSecrets(tenantId: string): Promise<{ integrations: number; versions: number }> {
     let reencrypted = 0;
     for (const listed of await this.repository.allOf(tenantId)) {
       const key = `${tenantId}\0${listed.id}`;
@@ -253,9 +397,13 @@ export class IntegrationsService {
           const { version } = await this.tenantKeys.current(tenantId);
           const stored = decode(row);
           if (Object.values(stored.secrets).every((envelope) => envelopeKeyVersion(envelope) === version)) return false;
-          const sealed = await this.seal(tenantId, row.id, { vendor: vendorOf(row), fields: maskedFields(stored), stored, sent: undefined });
+          const sealed = await this.sealRow(tenantId, row.id, keepAsIs(vendorOf(row), stored));
           const fence = this.tenantKeys.writeFence(tenantId, sealed.keyVersion);
-          if (await this.retryOnConflict(() => this.repository.replaceSecrets(tenantId, row.id, row.revision, JSON.stringify(sealed.secrets), fence))) {
+          if (
+            await this.retryOnConflict(() =>
+              this.repository.replaceSecrets(tenantId, row.id, row.revision, JSON.stringify(sealed.secrets), fence),
+            )
+          ) {
             return true;
           }
           this.tenantKeys.forget(tenantId);
@@ -264,23 +412,33 @@ export class IntegrationsService {
       });
       if (done) reencrypted++;
     }
-    return reencrypted;
+    return { integrations: reencrypted, versions: await this.versions.reencrypt(tenantId) };
   }
 
-  /** Whether a secret of the tenant is still encrypted under a data-key version other than `version`. */
+  /** Whether a secret of the tenant, in an integration or a kept version, is still encrypted under a data-key version other than `version`. */
   async hasSecretsOutside(tenantId: string, version: number): Promise<boolean> {
     const rows = await this.repository.allOf(tenantId);
-    return rows.some((row) => Object.values(decode(row).secrets).some((envelope) => envelopeKeyVersion(envelope) !== version));
+    if (rows.some((row) => Object.values(decode(row).secrets).some((envelope) => envelopeKeyVersion(envelope) !== version))) return true;
+    return this.versions.hasSecretsOutside(tenantId, version);
   }
 
-  /** Integrations and secret fields per tenant, for keys:status. */
-  async inventory(): Promise<Map<string, { integrations: number; secrets: number }>> {
-    const counts = new Map<string, { integrations: number; secrets: number }>();
+  /** Integrations, kept versions and their secret fields per tenant, for keys:status. */
+  async inventory(): Promise<Map<string, { integrations: number; secrets: number; versions: number; versionSecrets: number }>> {
+    const counts = new Map<string, { integrations: number; secrets: number; versions: number; versionSecrets: number }>();
+    const entry = (tenantId: string) => {
+      const found = counts.get(tenantId) ?? { integrations: 0, secrets: 0, versions: 0, versionSecrets: 0 };
+      counts.set(tenantId, found);
+      return found;
+    };
     for (const { tenantId, type, count } of await this.repository.countsByTenantAndType()) {
-      const entry = counts.get(tenantId) ?? { integrations: 0, secrets: 0 };
-      entry.integrations += count;
-      entry.secrets += count * (findVendor(type)?.secretFields.size ?? 0);
-      counts.set(tenantId, entry);
+      const counted = entry(tenantId);
+      counted.integrations += count;
+      counted.secrets += count * (findVendor(type)?.secretFields.size ?? 0);
+    }
+    for (const [tenantId, kept] of await this.versions.inventory()) {
+      const counted = entry(tenantId);
+      counted.versions += kept.versions;
+      counted.versionSecrets += kept.secrets;
     }
     return counts;
   }
@@ -288,11 +446,13 @@ export class IntegrationsService {
   // --- the write path ---
 
   /**
-   * The one write path of POST and PATCH. `plan` turns the row as read into
-   * what to store (throwing the 4xx answers); the vendor check, when asked
-   * for, runs outside the per-integration mutex; the statement is conditional
-   * on the revision read, so a row changed by another instance meanwhile
-   * sends the write back to the read.
+   * The one write path of POST, PATCH and restore. `plan` turns the live row
+   * as read (null when there is none, or only a tombstone) into what to store
+   * (throwing the 4xx answers); the vendor check, when asked for, runs
+   * outside the per-integration mutex; the statement is conditional on the
+   * revision read, so a row changed by another instance meanwhile sends the
+   * write back to the read. A tombstone is written over at its revision, so
+   * revisions go on across a delete.
    */
   private async write(
     tenantId: string,
@@ -313,7 +473,8 @@ export class IntegrationsService {
       }
       const outcome = await this.writes.run(`${tenantId}\0${id}`, async () => {
         // No tenant check here: the statement's fence is one, and a refused write reads again (and then 404s).
-        const existing = await this.repository.findOne(tenantId, id);
+        const current = await this.repository.findCurrent(tenantId, id);
+        const existing = live(current);
         const planned = await plan(existing);
         if (verified !== undefined) {
           // The row may have changed since the check: store only credentials that were checked.
@@ -321,7 +482,8 @@ export class IntegrationsService {
           Object.assign(planned.fields, verified.check.learned);
           for (const field of Object.keys(verified.check.learned)) planned.sent?.add(field);
         }
-        const sealed = await this.seal(tenantId, id, planned);
+        const revision = current === null ? 1 : current.revision + 1;
+        const sealed = await this.seal(tenantId, id, revision, planned);
         const now = new Date();
         const row: IntegrationEntity = {
           tenantId,
@@ -329,29 +491,91 @@ export class IntegrationsService {
           type: planned.vendor.type,
           config: JSON.stringify(sealed.config),
           secrets: JSON.stringify(sealed.secrets),
-          revision: existing === null ? 1 : existing.revision + 1,
+          revision,
           createdAt: now,
           updatedAt: now,
+          deletedAt: null,
           // The last check describes the credentials it checked: new ones start unverified, or with this write's check.
           verifyStatus: verified?.check.result.status ?? null,
           verifyMessage: verified?.check.result.message ?? null,
           verifiedAt: verified?.check.result.checkedAt ?? null,
         };
         const fence = this.tenantKeys.writeFence(tenantId, sealed.keyVersion);
-        const landed =
-          existing === null
-            ? (await this.retryOnConflict(() => this.repository.insert(row, fence))) === 'inserted'
-            : await this.retryOnConflict(() => this.repository.update(row, existing.revision, fence));
+        const version = versionOf(row, sealed, planned.action, planned.restoredFrom, options.actor, now);
+        const created = existing === null;
+        const landed = await this.commitWrite(
+          async (tx) => {
+            const written =
+              current === null
+                ? (await this.repository.insert(row, fence, tx)) === 'inserted'
+                : await this.repository.update(row, current.revision, fence, tx, current.deleted);
+            return written ? version : undefined;
+          },
+          created ? 201 : 200,
+          options.reveal && Object.keys(sealed.secrets).some((field) => !echoesSent(planned, field)),
+        );
         // Not landed: the row changed, appeared or went, or the tenant's key changed or the tenant went; the next read tells.
         if (!landed) {
           this.tenantKeys.forget(tenantId);
           return undefined;
         }
-        return { created: existing === null, result: await this.presentWritten(tenantId, planned, row, sealed, options) };
+        return { created, result: this.presentWritten(planned, row, sealed, options) };
       });
       if (outcome !== undefined) return outcome;
     }
     throw new WriteConflictError();
+  }
+
+  /**
+   * The one place a write's transaction is assembled: the integration's
+   * statement, which answers the version it made (undefined when it did not
+   * land), then that version; they commit together or not at all. False when
+   * the statement did not land (a lost race, or a deadlock victim: the caller
+   * reads again).
+   *
+   * Isolation: the session's own level (REPEATABLE READ on a default
+   * MySQL/MariaDB), not READ COMMITTED, which TypeORM would set with a SET
+   * TRANSACTION round trip of its own before START TRANSACTION. Nothing here
+   * needs READ COMMITTED: the statements are an UPDATE by primary key
+   * conditional on the revision, an INSERT … SELECT, and an INSERT of a new
+   * version key; no plain SELECT runs inside, so the snapshot never matters.
+   * At REPEATABLE READ the fence's read of the tenant row is a locking read,
+   * as it is today in an autocommit statement: a key replacement or tenant
+   * delete waits for this transaction and then sees its version. A server
+   * set to READ COMMITTED reads the fence unlocked instead; a write under a
+   * just-replaced key then still meets the rotation's row-by-row walk and its
+   * final check (hasSecretsOutside), and a tenant deleted meanwhile shows as
+   * the foreign key, so both levels are safe. Round trips on MySQL: START,
+   * statement, version INSERT, COMMIT (and the read before, outside).
+   */
+  private async commitWrite(
+    statement: (tx: EntityManager) => Promise<VersionRecord | undefined>,
+    status: WriteEvent['status'],
+    revealsStoredSecrets = false,
+  ): Promise<boolean> {
+    const event = await this.retryOnConflict(() =>
+      this.db.transaction(
+        async (tx): Promise<WriteEvent | undefined> => {
+          const version = await statement(tx);
+          if (version === undefined) return undefined;
+          await this.versionRows.insert(VersionsService.row(version), tx);
+          const { action, actor, tenantId, integrationId, revision, restoredFrom } = version;
+          // The audit event last: its chain is held from the append until this transaction ends. An answer that
+          // will show stored secrets in plaintext is also a secret read, recorded with the change (one INSERT).
+          const change = { tenantId, actor, action: AUDITED_AS[action], target: integrationId, outcome: status };
+          if (revealsStoredSecrets && this.audit.secretReadsRequired) {
+            await this.audit.recordAll([change, { ...change, action: 'integration.secret-read', outcome: status }], tx);
+          } else {
+            await this.audit.record(change, tx);
+          }
+          return { action, actor, tenantId, integrationId, revision, status, restoredFrom };
+        },
+        { isolation: 'session' },
+      ),
+    );
+    if (!event) return false;
+    this.versions.noteWritten(event.tenantId, event.integrationId, event.revision, this.keepVersions);
+    return true;
   }
 
   /** The row, or null when there is none; 404 when the tenant itself is gone. */
@@ -405,12 +629,25 @@ export class IntegrationsService {
   /**
    * The secret columns to store: new values encrypted under the tenant's
    * current data key, secrets sent as the mask kept from the stored row
-   * (re-encrypted when a key replacement left them under the previous key).
+   * (re-encrypted when a key replacement left them under the previous key);
+   * and, for the version of `revision`, every secret encrypted once more
+   * under the version's own AAD (a kept secret is decrypted for that).
    */
-  private async seal(tenantId: string, id: string, plan: Plan): Promise<{ config: Record<string, string>; secrets: SecretEnvelopes; keyVersion: number }> {
+  private async seal(tenantId: string, id: string, revision: number, plan: Plan): Promise<Sealed> {
+    return this.sealFor(tenantId, id, revision, plan);
+  }
+
+  /** The row's secret columns only (key rotation re-encrypts a row in place: no new revision, no version). */
+  private async sealRow(tenantId: string, id: string, plan: Plan): Promise<Sealed> {
+    return this.sealFor(tenantId, id, undefined, plan);
+  }
+
+  private async sealFor(tenantId: string, id: string, revision: number | undefined, plan: Plan): Promise<Sealed> {
     const { version, key } = await this.tenantKeys.current(tenantId);
     const config: Record<string, string> = {};
     const secrets: SecretEnvelopes = {};
+    const versionSecrets: SecretEnvelopes = {};
+    const plaintexts: Record<string, string> = {};
     for (const field of plan.vendor.fields) {
       const value = plan.fields[field.name];
       if (value === undefined) continue;
@@ -419,20 +656,29 @@ export class IntegrationsService {
         continue;
       }
       const at = { tenantId, integrationId: id, field: field.name };
+      let plaintext: string | undefined;
       if (value === SECRET_MASK) {
         const kept = plan.stored.secrets[field.name];
         if (kept === undefined) throw maskWithoutStoredSecret(field.name);
-        secrets[field.name] = envelopeKeyVersion(kept) === version ? kept : encryptSecret(key, version, at, await this.decrypt(tenantId, id, field.name, kept));
-        continue;
+        const current = envelopeKeyVersion(kept) === version;
+        if (!current || revision !== undefined) plaintext = await this.decrypt(tenantId, id, field.name, kept);
+        secrets[field.name] = current ? kept : encryptSecret(key, version, at, plaintext!);
+      } else {
+        plaintext = value;
+        try {
+          secrets[field.name] = encryptSecret(key, version, at, value);
+        } catch (error) {
+          if (error instanceof DoubleEncryptionError)
+            throw new ValidationFailedError(error.message, [{ field: field.name, message: error.message }]);
+          throw error;
+        }
       }
-      try {
-        secrets[field.name] = encryptSecret(key, version, at, value);
-      } catch (error) {
-        if (error instanceof DoubleEncryptionError) throw new ValidationFailedError(error.message, [{ field: field.name, message: error.message }]);
-        throw error;
+      if (revision !== undefined) {
+        versionSecrets[field.name] = encryptSecret(key, version, { ...at, revision }, plaintext!);
+        plaintexts[field.name] = plaintext!;
       }
     }
-    return { config, secrets, keyVersion: version };
+    return { config, secrets, versionSecrets, plaintexts, keyVersion: version };
   }
 
   /** The plaintext credentials a plan would store: the fields as planned, stored secrets where the mask stands. */
@@ -469,6 +715,18 @@ export class IntegrationsService {
   }
 
   /**
+   * A read that shows secrets in plaintext is recorded before it is answered,
+   * one event per integration whose secrets it shows; when the event cannot
+   * be written the read answers 503 and no secret is sent
+   * (AUDIT_SECRET_READS=required, Vault's rule).
+   */
+  private async auditSecretReads(tenantId: string, rows: readonly StoredIntegration[], options: ReadOptions): Promise<void> {
+    if (!options.reveal) return;
+    const targets = rows.filter((row) => row.secrets !== '{}').map((row) => row.id);
+    await this.audit.recordSecretRead({ tenantId, actor: options.actor, targets });
+  }
+
+  /**
    * Stored integrations on the wire: secrets masked, or decrypted for a
    * revealing token. Built in one pass over each vendor's fields (this runs
    * for every row of every read).
@@ -495,21 +753,13 @@ export class IntegrationsService {
   /**
    * The answer to a write: what the caller sent (as the original API echoed
    * it), with secrets the caller did not send shown masked or, for a
-   * revealing token, decrypted.
+   * revealing token, in plaintext (known from sealing: nothing to decrypt).
    */
-  private async presentWritten(
-    tenantId: string,
-    plan: Plan,
-    row: IntegrationEntity,
-    sealed: Decoded,
-    options: ReadOptions,
-  ): Promise<IntegrationResult> {
+  private presentWritten(plan: Plan, row: IntegrationEntity, sealed: Sealed, options: ReadOptions): IntegrationResult {
     const fields: Record<string, string> = { ...sealed.config };
     for (const field of Object.keys(sealed.secrets)) {
-      const sent = plan.fields[field];
-      const echo = sent !== undefined && sent !== SECRET_MASK && (plan.sent === undefined || plan.sent.has(field));
-      if (echo) fields[field] = sent;
-      else fields[field] = options.reveal ? await this.decrypt(tenantId, row.id, field, sealed.secrets[field]) : SECRET_MASK;
+      if (echoesSent(plan, field)) fields[field] = plan.fields[field];
+      else fields[field] = options.reveal ? sealed.plaintexts[field] : SECRET_MASK;
     }
     return { wire: toWire(plan.vendor, row.id, fields), etag: etagOf(row.revision) };
   }
@@ -524,15 +774,63 @@ interface Plan {
   stored: Decoded;
   /** PATCH: the fields the caller sent (the answer echoes those); undefined for POST, which echoes everything sent. */
   sent: Set<string> | undefined;
+  /** What the version this write makes records. */
+  action: VersionAction;
+  restoredFrom: number | null;
+}
+
+/** How each kind of version is recorded in the audit trail (a verification's learned field is a change of the integration). */
+const AUDITED_AS: Record<VersionAction, AuditAction> = {
+  create: 'integration.create',
+  replace: 'integration.replace',
+  patch: 'integration.update',
+  delete: 'integration.delete',
+  restore: 'integration.restore',
+  verify: 'integration.update',
+};
+
+/** Whether a write's answer shows this secret as the caller sent it (else: the stored one, masked or revealed). */
+function echoesSent(plan: Plan, field: string): boolean {
+  const sent = plan.fields[field];
+  return sent !== undefined && sent !== SECRET_MASK && (plan.sent === undefined || plan.sent.has(field));
 }
 
 function decode(row: { config: string; secrets: string }): Decoded {
   return { config: JSON.parse(row.config) as Record<string, string>, secrets: JSON.parse(row.secrets) as SecretEnvelopes };
 }
 
-/** Every stored field, secrets as the mask: the plan that rewrites a row as it is. */
-function maskedFields(stored: Decoded): Record<string, string> {
-  return { ...stored.config, ...Object.fromEntries(Object.keys(stored.secrets).map((field) => [field, SECRET_MASK])) };
+/** Every stored field, secrets as the mask: the plan that rewrites a row as it is (key rotation, a verification's learned field). */
+function keepAsIs(vendor: Vendor, stored: Decoded): Plan {
+  const fields = { ...stored.config, ...Object.fromEntries(Object.keys(stored.secrets).map((field) => [field, SECRET_MASK])) };
+  return { vendor, fields, stored, sent: undefined, action: 'verify', restoredFrom: null };
+}
+
+/** The live integration of a row as a write reads it: a tombstone is no integration. */
+function live(current: CurrentIntegration | null): StoredIntegration | null {
+  return current === null || current.deleted ? null : current;
+}
+
+/** The version a write of `row` makes. */
+function versionOf(
+  row: IntegrationEntity,
+  sealed: Sealed,
+  action: VersionAction,
+  restoredFrom: number | null,
+  actor: RequestActor,
+  at: Date,
+): VersionRecord {
+  return {
+    tenantId: row.tenantId,
+    integrationId: row.id,
+    revision: row.revision,
+    type: row.type,
+    config: row.config,
+    secrets: JSON.stringify(sealed.versionSecrets),
+    action,
+    restoredFrom,
+    actor,
+    at,
+  };
 }
 
 function vendorOf(row: { type: string }): Vendor {

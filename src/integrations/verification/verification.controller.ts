@@ -9,10 +9,10 @@ import {
   TenantNotFoundError,
 } from '../../common/errors/domain-errors';
 import { ApiErrors, ERR, exampleOf, ID_SCHEMA, responseHeaders, type ErrorExample } from '../../common/openapi';
+import { Actor, type RequestActor } from '../../common/request-actor';
 import { DataKeyVersionGoneError } from '../../tenants/tenant-keys.service';
 import { VERIFICATION_REF } from '../integrations.openapi';
 import { ResourceIdPipe } from '../../common/pipes/resource-id.pipe';
-import { Actor, type RequestActor } from '../../common/request-actor';
 import { IntegrationNotVerifiedError, toVerificationWire, type VerificationWire } from './verification-result';
 import { VerificationService } from './verification.service';
 

@@ -25,15 +25,16 @@ export class VerificationService {
 
   /**
    * Checks the stored credentials and keeps the result (and, on success, what
-   * the vendor taught us), then records the check. The result is kept by the
-   * integrations module in a statement of its own, so the event follows it
-   * (not in its transaction): when the event cannot be written the caller
-   * gets 503 and the kept result stays, which a later check replaces.
+   * the vendor taught us: a new version, recorded as `actor`'s), then records
+   * the check. The result is kept by the integrations module in a statement of
+   * its own, so the event follows it (not in its transaction): when the event
+   * cannot be written the caller gets 503 and the kept result stays, which a
+   * later check replaces.
    */
   async verifyStored(tenantId: string, id: string, actor: RequestActor): Promise<VerificationResult> {
     const stored = await this.integrations.storedCredentials(tenantId, id);
     const check = await this.checker.check(stored.vendor, stored.fields);
-    const kept = await this.integrations.recordVerification(tenantId, id, stored.revision, check);
+    const kept = await this.integrations.recordVerification(tenantId, id, stored.revision, check, actor);
     const outcome = check.result.status === 'ok' ? 200 : 422;
     await this.audit.record(
       { tenantId, actor, action: 'integration.verify', target: id, outcome },

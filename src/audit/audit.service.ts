@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager, EntitySubscriberInterface, QueryRunner, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
 import { AUDIT_UNAVAILABLE_MESSAGES, AuditUnavailableError } from '../common/errors/domain-errors';
 import type { RequestActor } from '../common/request-actor';
@@ -77,7 +77,7 @@ const GENESIS: ChainHead = { seq: 0, hash: GENESIS_HASH, occurredAt: new Date(0)
  * alone keeps a chain without duplicates or gaps.
  */
 @Injectable()
-export class AuditService implements OnModuleInit, OnModuleDestroy {
+export class AuditService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Audit');
   private readonly lanes = new ChainLanes({ waitMs: LANE_WAIT_MS, leaseMs: LANE_LEASE_MS, maxLanes: MAX_LANES });
   private readonly subscriber: EntitySubscriberInterface;
@@ -104,7 +104,13 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
     this.db.dataSource.subscribers.push(this.subscriber);
   }
 
-  onModuleDestroy(): void {
+  /**
+   * Not at onModuleDestroy: Nest calls that before the HTTP server stops, while
+   * requests are still in flight, and their transactions' commits must still
+   * free their chains' lanes (otherwise every later append to those chains waits
+   * for the lane's lease, and a graceful shutdown runs out of time).
+   */
+  onApplicationShutdown(): void {
     const index = this.db.dataSource.subscribers.indexOf(this.subscriber);
     if (index >= 0) this.db.dataSource.subscribers.splice(index, 1);
   }

@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
-import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { QUERY_TIMEOUT_MS } from './data-source-options';
 import { isRetryableConflict } from './database-errors';
@@ -60,20 +59,13 @@ export class DatabaseService {
     return this.onOwnConnection(work);
   }
 
-  /**
-   * `work` in one transaction; it may run more than once on MySQL, so it must
-   * be safe to repeat. `isolation: 'session'` starts it at the connection's
-   * own level (REPEATABLE READ on a default server) with a plain START
-   * TRANSACTION: TypeORM sends a level as a SET TRANSACTION statement of its
-   * own first, one more round trip, which a hot write path may not want.
-   */
-  transaction<T>(work: DatabaseWork<T>, options: { isolation?: IsolationLevel | 'session' } = {}): Promise<T> {
+  /** `work` in one transaction; it may run more than once on MySQL, so it must be safe to repeat. */
+  transaction<T>(work: DatabaseWork<T>): Promise<T> {
     if (this.engine === 'sqlite') return this.queued(() => this.onSharedConnection((manager) => manager.transaction(work)));
-    const isolation = options.isolation ?? 'READ COMMITTED';
     return this.onOwnConnection(async (manager) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await (isolation === 'session' ? manager.transaction(work) : manager.transaction(isolation, work));
+          return await manager.transaction('READ COMMITTED', work);
         } catch (error) {
           if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableConflict(error)) throw error;
         }

@@ -533,20 +533,21 @@ export class IntegrationsService {
    * the statement did not land (a lost race, or a deadlock victim: the caller
    * reads again).
    *
-   * Isolation: the session's own level (REPEATABLE READ on a default
-   * MySQL/MariaDB), not READ COMMITTED, which TypeORM would set with a SET
-   * TRANSACTION round trip of its own before START TRANSACTION. Nothing here
-   * needs READ COMMITTED: the statements are an UPDATE by primary key
-   * conditional on the revision, an INSERT … SELECT, and an INSERT of a new
-   * version key; no plain SELECT runs inside, so the snapshot never matters.
-   * At REPEATABLE READ the fence's read of the tenant row is a locking read,
-   * as it is today in an autocommit statement: a key replacement or tenant
-   * delete waits for this transaction and then sees its version. A server
-   * set to READ COMMITTED reads the fence unlocked instead; a write under a
-   * just-replaced key then still meets the rotation's row-by-row walk and its
-   * final check (hasSecretsOutside), and a tenant deleted meanwhile shows as
-   * the foreign key, so both levels are safe. Round trips on MySQL: START,
-   * statement, version INSERT, COMMIT (and the read before, outside).
+   * Isolation: READ COMMITTED (DatabaseService's default), at the cost of
+   * TypeORM's SET TRANSACTION round trip before START TRANSACTION. The audit
+   * append needs it: when another instance took the chain's next seq, the
+   * append reads the chain's head again inside this transaction, and under
+   * REPEATABLE READ that second read would see the snapshot of the first
+   * (measured: two instances writing one tenant's integrations answered
+   * 503 AUDIT_UNAVAILABLE after the append's retries). The integration's own
+   * statements need no snapshot: an UPDATE by primary key conditional on the
+   * revision, an INSERT … SELECT whose fence reads the tenant row, the version
+   * INSERT. At READ COMMITTED the fence's read is not a locking one; a write
+   * under a just-replaced key still meets the rotation's row-by-row walk and
+   * its final check (hasSecretsOutside), and a tenant deleted meanwhile shows
+   * as the foreign key. Round trips on MySQL: SET TRANSACTION, START,
+   * statement, version INSERT, audit INSERT, COMMIT (and the read before,
+   * outside).
    */
   private async commitWrite(
     statement: (tx: EntityManager) => Promise<VersionRecord | undefined>,
@@ -554,24 +555,21 @@ export class IntegrationsService {
     revealsStoredSecrets = false,
   ): Promise<boolean> {
     const event = await this.retryOnConflict(() =>
-      this.db.transaction(
-        async (tx): Promise<WriteEvent | undefined> => {
-          const version = await statement(tx);
-          if (version === undefined) return undefined;
-          await this.versionRows.insert(VersionsService.row(version), tx);
-          const { action, actor, tenantId, integrationId, revision, restoredFrom } = version;
-          // The audit event last: its chain is held from the append until this transaction ends. An answer that
-          // will show stored secrets in plaintext is also a secret read, recorded with the change (one INSERT).
-          const change = { tenantId, actor, action: AUDITED_AS[action], target: integrationId, outcome: status };
-          if (revealsStoredSecrets && this.audit.secretReadsRequired) {
-            await this.audit.recordAll([change, { ...change, action: 'integration.secret-read', outcome: status }], tx);
-          } else {
-            await this.audit.record(change, tx);
-          }
-          return { action, actor, tenantId, integrationId, revision, status, restoredFrom };
-        },
-        { isolation: 'session' },
-      ),
+      this.db.transaction(async (tx): Promise<WriteEvent | undefined> => {
+        const version = await statement(tx);
+        if (version === undefined) return undefined;
+        await this.versionRows.insert(VersionsService.row(version), tx);
+        const { action, actor, tenantId, integrationId, revision, restoredFrom } = version;
+        // The audit event last: its chain is held from the append until this transaction ends. An answer that
+        // will show stored secrets in plaintext is also a secret read, recorded with the change (one INSERT).
+        const change = { tenantId, actor, action: AUDITED_AS[action], target: integrationId, outcome: status };
+        if (revealsStoredSecrets && this.audit.secretReadsRequired) {
+          await this.audit.recordAll([change, { ...change, action: 'integration.secret-read', outcome: status }], tx);
+        } else {
+          await this.audit.record(change, tx);
+        }
+        return { action, actor, tenantId, integrationId, revision, status, restoredFrom };
+      }),
     );
     if (!event) return false;
     this.versions.noteWritten(event.tenantId, event.integrationId, event.revision, this.keepVersions);

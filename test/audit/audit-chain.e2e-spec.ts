@@ -1,7 +1,7 @@
 import type { BeforeQueryEvent, EntitySubscriberInterface } from 'typeorm';
 import { AuditService } from '../../src/audit/audit.service';
 import { systemActor } from '../../src/common/request-actor';
-import { auditRows, auditVerify } from '../helpers/audit';
+import { auditRows, auditVerify, renameTenant } from '../helpers/audit';
 import { call, statusCounts } from '../helpers/http-calls';
 import { adminToken, bearer, createTenant, startTestApp, type TestApp } from '../helpers/test-app';
 
@@ -38,16 +38,7 @@ describe('The audit chain', () => {
 
     const history = async (prefix: string, renames: number): Promise<string> => {
       const tenant = await createTenant(t, prefix);
-      for (let i = 1; i <= renames; i++)
-        expect(
-          (
-            await t
-              .http()
-              .patch(`/tenants/${tenant}`)
-              .set(...admin)
-              .send({ name: `N${i}` })
-          ).status,
-        ).toBe(200);
+      await renameTenant(t, tenant, 1, renames);
       return tenant;
     };
 
@@ -98,16 +89,7 @@ describe('The audit chain', () => {
       const audit = t.app.get(AuditService);
       const tenant = await history('pruned', 4);
       await new Promise((resolve) => setTimeout(resolve, 20));
-      for (let i = 5; i <= 7; i++)
-        expect(
-          (
-            await t
-              .http()
-              .patch(`/tenants/${tenant}`)
-              .set(...admin)
-              .send({ name: `N${i}` })
-          ).status,
-        ).toBe(200);
+      await renameTenant(t, tenant, 5, 7);
       const before = await auditRows(t, tenant);
       expect(before.length).toBe(8);
       // Pretend a year has passed since the fifth event (AUDIT_RETENTION_DAYS=365), in batches of two per transaction.

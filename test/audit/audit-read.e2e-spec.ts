@@ -1,3 +1,4 @@
+import { renameTenant } from '../helpers/audit';
 import request from 'supertest';
 import { AuditService } from '../../src/audit/audit.service';
 import { systemActor } from '../../src/common/request-actor';
@@ -74,16 +75,7 @@ describe('Reading the audit trail', () => {
   /** A tenant whose trail is: created, then `renames` renames. */
   const tenantWithHistory = async (renames: number): Promise<string> => {
     const tenant = await createTenant(t, 'read');
-    for (let i = 1; i <= renames; i++)
-      expect(
-        (
-          await t
-            .http()
-            .patch(`/tenants/${tenant}`)
-            .set(...admin)
-            .send({ name: `Name ${i}` })
-        ).status,
-      ).toBe(200);
+    await renameTenant(t, tenant, 1, renames, 'Name ');
     return tenant;
   };
 
@@ -320,6 +312,7 @@ describe('Reading the audit trail', () => {
     const exported = (await exportOf(`/tenants/${tenant}/audit`)).text;
     expect(JSON.parse(page).events.map((e: Event) => e.action)).toEqual([
       'tenant.create',
+      'integration.create',
       'client.create',
       'client.rotate-secret',
       'audit.read',

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { TestApp } from './test-app';
+import { adminToken, type TestApp } from './test-app';
 
 const run = promisify(execFile);
 
@@ -88,4 +88,17 @@ export async function auditVerify(t: TestApp, args: string[] = []): Promise<CliR
     throw new Error(`audit:verify printed no JSON (exit ${result.code}): ${result.stdout}\n${result.stderr}`);
   }
   return { ...result, report };
+}
+
+/** Renames tenant `tenant` (as a platform admin) to `${prefix}${i}` for i = from..to, each answered 200: events for a trail. */
+export async function renameTenant(t: TestApp, tenant: string, from: number, to: number, prefix = 'N'): Promise<void> {
+  const admin = ['Authorization', `Bearer ${adminToken()}`] as const;
+  for (let i = from; i <= to; i++) {
+    const answer = await t
+      .http()
+      .patch(`/tenants/${tenant}`)
+      .set(...admin)
+      .send({ name: `${prefix}${i}` });
+    expect(answer.status).toBe(200);
+  }
 }

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { QUERY_TIMEOUT_MS } from '../../src/database/data-source-options';
 import { isMysqlUrl } from '../helpers/child-app';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
-import { adminToken, createTenant, startTestApp, type TestApp } from '../helpers/test-app';
+import { adminToken, createTenant, startTestApp, token, type TestApp } from '../helpers/test-app';
 
 /**
  * Issue #5, database outage. The fault depends on the engine under test, so
@@ -142,8 +142,20 @@ describe(`Reliability: database outage (${MYSQL ? 'MySQL/MariaDB behind a TCP re
       expect(ready.response.json()).toEqual(expect.objectContaining({ error: expect.any(String) }));
       expect(ready.ms).toBeLessThan(ANSWER_WITHIN_MS);
     } else {
-      // Readable, not writable: reads still answer and readiness (a read) holds.
-      expect((await timed('GET', `/tenants/${tenant}/integrations/twilio`)).response.statusCode).toBe(200);
+      // Readable, not writable: masked reads still answer and readiness (a read) holds. A read that would show
+      // a secret must first write its audit event, so it answers 503 without the secret (AUDIT_SECRET_READS=required).
+      const masked = await t.app.inject({
+        method: 'GET',
+        url: `/tenants/${tenant}/integrations/twilio`,
+        headers: { authorization: `Bearer ${token({ scope: 'integrations:read', tenants: [tenant] })}` },
+      });
+      expect(masked.statusCode).toBe(200);
+      expect(masked.json<{ password: string }>().password).toBe('********');
+      const revealing = await timed('GET', `/tenants/${tenant}/integrations/twilio`);
+      expect(revealing.response.statusCode).toBe(503);
+      expect(revealing.response.headers['retry-after']).toMatch(/^\d+$/);
+      expect(revealing.response.json()).toEqual(expect.objectContaining({ error: expect.any(String) }));
+      expect(revealing.response.body).not.toContain('"password"');
       expect((await timed('GET', '/health/ready')).response.statusCode).toBe(200);
     }
   });

@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { EntityManager, Repository } from 'typeorm';
-import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
+import type { EntityManager, EntityMetadata, Repository } from 'typeorm';
 import { DatabaseService } from '../../database/database.service';
 import type { WriteFence } from '../../tenants/tenants.repository';
 import { IntegrationVersionEntity } from './integration-version.entity';
+
+/** A column's metadata, through the public EntityMetadata type (TypeORM's index does not export the class). */
+type ColumnMetadata = EntityMetadata['columns'][number];
 
 /** Where a walk over a tenant's versions stopped (key order). */
 export interface VersionCursor {

@@ -4416,7 +4416,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the read, or (AUDIT_UNAVAILABLE) the check could not be recorded, so its result is not reported; retry after Retry-After seconds */
+            /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the read, or (AUDIT_UNAVAILABLE) the check could not be recorded, so its result is neither kept nor reported; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];

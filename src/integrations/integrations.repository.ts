@@ -187,8 +187,9 @@ export class IntegrationsRepository {
     id: string,
     revision: number,
     change: Partial<Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt'>>,
+    tx?: EntityManager,
   ): Promise<boolean> {
-    const result = await this.db.run((manager) => manager.withRepository(this.integrations).update({ tenantId, id, revision }, change));
+    const result = await this.db.within(tx, (manager) => manager.withRepository(this.integrations).update({ tenantId, id, revision }, change));
     return result.affected === 1;
   }
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
+  AUDIT_UNAVAILABLE_MESSAGES,
   DomainError,
   IntegrationNotFoundError,
   PreconditionFailedError,
@@ -331,13 +332,26 @@ export class IntegrationsService {
    * and a version of it (action `verify`) by whoever asked for the check.
    */
   async recordVerification(tenantId: string, id: string, revision: number, check: CredentialCheck, actor: RequestActor): Promise<boolean> {
-    const row = await this.findOrThrow(tenantId, id);
-    if (row.revision !== revision) return false;
     const { result, learned } = check;
+    // The check is an event whatever became of its result: 200 when the vendor accepted the credentials, 422 when not.
+    const event = { tenantId, actor, action: 'integration.verify' as const, target: id, outcome: result.status === 'ok' ? 200 : 422 };
+    const row = await this.findOrThrow(tenantId, id);
+    if (row.revision !== revision) {
+      // Nothing is kept (the credentials changed meanwhile): the event alone.
+      await this.audit.record(event, undefined, AUDIT_UNAVAILABLE_MESSAGES.check);
+      return false;
+    }
     const verification = { verifyStatus: result.status, verifyMessage: result.message, verifiedAt: result.checkedAt };
     const stored = decode(row);
     const changed = Object.entries(learned).filter(([field, value]) => stored.config[field] !== value);
-    if (changed.length === 0) return this.repository.updatePlain(tenantId, id, revision, verification);
+    if (changed.length === 0) {
+      // The result and its event commit together; the event last (it holds the chain until the commit).
+      return this.db.transaction(async (tx) => {
+        const kept = await this.repository.updatePlain(tenantId, id, revision, verification, tx);
+        await this.audit.record(event, tx, AUDIT_UNAVAILABLE_MESSAGES.check);
+        return kept;
+      });
+    }
     const vendor = vendorOf(row);
     const planned = keepAsIs(vendor, stored);
     Object.assign(planned.fields, Object.fromEntries(changed));
@@ -362,7 +376,10 @@ export class IntegrationsService {
       async (tx) => ((await this.repository.update(updated, revision, fence, tx)) ? version : undefined),
       200,
     );
-    if (!landed) this.tenantKeys.forget(tenantId);
+    if (!landed) {
+      this.tenantKeys.forget(tenantId);
+      await this.audit.record(event, undefined, AUDIT_UNAVAILABLE_MESSAGES.check);
+    }
     return landed;
   }
 
@@ -777,14 +794,15 @@ interface Plan {
   restoredFrom: number | null;
 }
 
-/** How each kind of version is recorded in the audit trail (a verification's learned field is a change of the integration). */
+/** How each kind of version is recorded in the audit trail. */
 const AUDITED_AS: Record<VersionAction, AuditAction> = {
   create: 'integration.create',
   replace: 'integration.replace',
   patch: 'integration.update',
   delete: 'integration.delete',
   restore: 'integration.restore',
-  verify: 'integration.update',
+  // A check that taught a field (Salesforce's instance): the check's own event, committed with the new revision.
+  verify: 'integration.verify',
 };
 
 /** Whether a write's answer shows this secret as the caller sent it (else: the stored one, masked or revealed). */

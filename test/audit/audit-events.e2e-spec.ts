@@ -170,6 +170,41 @@ describe('Audit events', () => {
     expect(everything).not.toContain(fakes.good.twilio.password);
   });
 
+  it('a check whose event cannot be written is neither kept nor reported: 503, and the last kept result stands', async () => {
+    const tenant = await createTenant(t, 'verify-down');
+    const writer = as('verifier-8', 'integrations:read integrations:write', [tenant]);
+    const path = `/tenants/${tenant}/integrations/twilio`;
+    expect(
+      (
+        await t
+          .http()
+          .post(path)
+          .set(writer)
+          .send({ ...fakes.good.twilio })
+      ).status,
+    ).toBe(201);
+    expect((await t.http().post(`${path}/verify`).set(writer)).body.status).toBe('ok');
+    const kept = (await t.http().get(`${path}/verification`).set(writer)).body;
+    expect(kept.status).toBe('ok');
+
+    await t.db.query('ALTER TABLE audit_events RENAME TO audit_events_away');
+    let refused;
+    try {
+      refused = await t.http().post(`${path}/verify`).set(writer);
+    } finally {
+      await t.db.query('ALTER TABLE audit_events_away RENAME TO audit_events');
+    }
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({
+      code: 'AUDIT_UNAVAILABLE',
+      error: 'The audit trail cannot be written, so this check is not reported; retry shortly',
+    });
+    expect(refused.headers['retry-after']).toBe('5');
+    // The refused check's result was rolled back with its event: the earlier one is still the last kept.
+    expect((await t.http().get(`${path}/verification`).set(writer)).body).toEqual(kept);
+    expect((await auditRows(t, tenant)).filter((r) => r.action === 'integration.verify')).toHaveLength(1);
+  });
+
   it('records the first token-signing key in the platform chain, readable by platform admins only', async () => {
     const response = await t
       .http()

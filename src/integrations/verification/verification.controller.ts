@@ -77,7 +77,7 @@ export class VerificationController {
     },
     {
       descriptions: {
-        503: 'The database is unreachable, (KEY_ROTATED) a data key changed during the read, or (AUDIT_UNAVAILABLE) the check could not be recorded, so its result is not reported; retry after Retry-After seconds',
+        503: 'The database is unreachable, (KEY_ROTATED) a data key changed during the read, or (AUDIT_UNAVAILABLE) the check could not be recorded, so its result is neither kept nor reported; retry after Retry-After seconds',
       },
     },
   )

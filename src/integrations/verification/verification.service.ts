@@ -1,6 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AuditService } from '../../audit/audit.service';
-import { AUDIT_UNAVAILABLE_MESSAGES } from '../../common/errors/domain-errors';
 import type { RequestActor } from '../../common/request-actor';
 import { IntegrationsService } from '../integrations.service';
 import { CredentialCheckService } from './credential-check.service';
@@ -20,27 +18,17 @@ export class VerificationService {
   constructor(
     private readonly integrations: IntegrationsService,
     private readonly checker: CredentialCheckService,
-    private readonly audit: AuditService,
   ) {}
 
   /**
    * Checks the stored credentials and keeps the result (and, on success, what
-   * the vendor taught us: a new version, recorded as `actor`'s), then records
-   * the check. The result is kept by the integrations module in a statement of
-   * its own, so the event follows it (not in its transaction): when the event
-   * cannot be written the caller gets 503 and the kept result stays, which a
-   * later check replaces.
+   * the vendor taught us: a new version, recorded as `actor`'s); the
+   * integrations module commits the result with the check's audit event.
    */
   async verifyStored(tenantId: string, id: string, actor: RequestActor): Promise<VerificationResult> {
     const stored = await this.integrations.storedCredentials(tenantId, id);
     const check = await this.checker.check(stored.vendor, stored.fields);
     const kept = await this.integrations.recordVerification(tenantId, id, stored.revision, check, actor);
-    const outcome = check.result.status === 'ok' ? 200 : 422;
-    await this.audit.record(
-      { tenantId, actor, action: 'integration.verify', target: id, outcome },
-      undefined,
-      AUDIT_UNAVAILABLE_MESSAGES.check,
-    );
     // Status only: the message names accounts, and logs need not.
     this.logger.log(
       `${tenantId}/${id} (${stored.vendor.type}) verified: ${check.result.status}${kept ? '' : ' (not kept: changed meanwhile)'}`,

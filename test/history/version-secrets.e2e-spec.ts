@@ -29,54 +29,18 @@ const versionRows = (t: TestApp, tenant: string): Promise<VersionRow[]> =>
 
 /** A history for one integration: create, replace, PATCH of a secret, delete, create again. Returns each version's plaintext secrets. */
 async function history(t: TestApp, tenant: string, id: string): Promise<Map<number, Record<string, string>>> {
-  const bodies = [
-    { account: `${id}-acct`, password: `${id}-pw-one-0123456789` },
-    { account: `${id}-acct`, password: `${id}-pw-two-0123456789` },
-  ];
-  expect(
-    (
-      await t
-        .http()
-        .post(`/tenants/${tenant}/integrations/${id}`)
-        .set(...admin)
-        .send({ type: 'twilio', ...bodies[0] })
-    ).status,
-  ).toBe(201);
-  expect(
-    (
-      await t
-        .http()
-        .post(`/tenants/${tenant}/integrations/${id}`)
-        .set(...admin)
-        .send({ type: 'twilio', ...bodies[1] })
-    ).status,
-  ).toBe(200);
-  expect(
-    (
-      await t
-        .http()
-        .patch(`/tenants/${tenant}/integrations/${id}`)
-        .set(...admin)
-        .send({ password: `${id}-pw-three-0123456789` })
-    ).status,
-  ).toBe(200);
-  expect(
-    (
-      await t
-        .http()
-        .delete(`/tenants/${tenant}/integrations/${id}`)
-        .set(...admin)
-    ).status,
-  ).toBe(204);
-  expect(
-    (
-      await t
-        .http()
-        .post(`/tenants/${tenant}/integrations/${id}`)
-        .set(...admin)
-        .send({ type: 'twilio', ...bodies[0], password: `${id}-pw-five-0123456789` })
-    ).status,
-  ).toBe(201);
+  const path = `/tenants/${tenant}/integrations/${id}`;
+  const step = async (method: 'post' | 'patch' | 'delete', body: object | undefined, status: number): Promise<void> => {
+    const agent = t.http();
+    const request = agent[method](path).set(...admin);
+    expect({ method, status: (await (body === undefined ? request : request.send(body))).status }).toEqual({ method, status });
+  };
+  const account = `${id}-acct`;
+  await step('post', { type: 'twilio', account, password: `${id}-pw-one-0123456789` }, 201);
+  await step('post', { type: 'twilio', account, password: `${id}-pw-two-0123456789` }, 200);
+  await step('patch', { password: `${id}-pw-three-0123456789` }, 200);
+  await step('delete', undefined, 204);
+  await step('post', { type: 'twilio', account, password: `${id}-pw-five-0123456789` }, 201);
   return new Map([
     [1, { password: `${id}-pw-one-0123456789` }],
     [2, { password: `${id}-pw-two-0123456789` }],

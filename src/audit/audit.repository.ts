@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Between, type EntityManager, LessThan, MoreThan, MoreThanOrEqual, type FindOptionsWhere, type Repository } from 'typeorm';
 import { DatabaseService } from '../database/database.service';
+import { EntityInsert } from '../database/entity-insert';
 import { AuditChainAnchorEntity } from './audit-chain-anchor.entity';
 import { AuditEventEntity } from './audit-event.entity';
 import type { ChainHead } from './chain-lanes';
@@ -32,11 +33,15 @@ export interface ChainStart {
  */
 @Injectable()
 export class AuditRepository {
+  private readonly inserts: EntityInsert<AuditEventEntity>;
+
   constructor(
     @InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>,
     @InjectRepository(AuditChainAnchorEntity) private readonly anchors: Repository<AuditChainAnchorEntity>,
     private readonly db: DatabaseService,
-  ) {}
+  ) {
+    this.inserts = new EntityInsert(events, db);
+  }
 
   /** The chain's newest event, or its anchor when a prune removed every event; null for a chain never written. One round trip. */
   async head(chain: string, tx?: EntityManager): Promise<ChainHead | null> {
@@ -56,10 +61,8 @@ export class AuditRepository {
   }
 
   /** Appends events (one chain, consecutive seqs) in one statement. A taken seq fails with a duplicate key. */
-  async insert(rows: AuditEventEntity[], tx?: EntityManager): Promise<void> {
-    await this.db.within(tx, (manager) =>
-      manager.createQueryBuilder().insert().into(AuditEventEntity).values(rows).updateEntity(false).execute(),
-    );
+  insert(rows: AuditEventEntity[], tx?: EntityManager): Promise<void> {
+    return this.inserts.run(rows, tx);
   }
 
   /** Whether the chain has ever been written (events, or an anchor left by a prune). */

@@ -1,12 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { EntityManager, EntityMetadata, Repository } from 'typeorm';
+import type { EntityManager, Repository } from 'typeorm';
 import { DatabaseService } from '../../database/database.service';
+import { EntityInsert } from '../../database/entity-insert';
 import type { WriteFence } from '../../tenants/tenants.repository';
 import { IntegrationVersionEntity } from './integration-version.entity';
-
-/** A column's metadata, through the public EntityMetadata type (TypeORM's index does not export the class). */
-type ColumnMetadata = EntityMetadata['columns'][number];
 
 /** Where a walk over a tenant's versions stopped (key order). */
 export interface VersionCursor {
@@ -25,30 +23,18 @@ export type VersionSecrets = Pick<IntegrationVersionEntity, 'tenantId' | 'integr
  */
 @Injectable()
 export class VersionsRepository {
-  private insertStatement: { sql: string; columns: ColumnMetadata[] } | undefined;
+  private readonly inserts: EntityInsert<IntegrationVersionEntity>;
 
   constructor(
     @InjectRepository(IntegrationVersionEntity) private readonly versions: Repository<IntegrationVersionEntity>,
     private readonly db: DatabaseService,
-  ) {}
+  ) {
+    this.inserts = new EntityInsert(versions, db);
+  }
 
-  /**
-   * Adds a version; inside the write's transaction when `tx` is given. It is
-   * on every write's path, so the statement is built once from the entity's
-   * metadata, `?` placeholders (both engines), values through the driver's
-   * own conversion (dates, booleans), rather than by a QueryBuilder each time.
-   */
-  async insert(version: IntegrationVersionEntity, tx?: EntityManager): Promise<void> {
-    const { driver } = this.db.dataSource;
-    this.insertStatement ??= (() => {
-      const columns = this.versions.metadata.columns;
-      const names = columns.map((column) => driver.escape(column.databaseName)).join(', ');
-      const sql = `INSERT INTO ${driver.escape(this.versions.metadata.tableName)} (${names}) VALUES (${columns.map(() => '?').join(', ')})`;
-      return { sql, columns };
-    })();
-    const { sql, columns } = this.insertStatement;
-    const values = columns.map((column) => driver.preparePersistentValue(column.getEntityValue(version), column) as unknown);
-    await this.db.within(tx, (manager) => manager.query(sql, values));
+  /** Adds a version; inside the write's transaction when `tx` is given (on every write's path: see EntityInsert). */
+  insert(version: IntegrationVersionEntity, tx?: EntityManager): Promise<void> {
+    return this.inserts.run([version], tx);
   }
 
   /** A page of one integration's versions, newest first, and how many there are. */

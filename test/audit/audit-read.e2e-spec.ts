@@ -1,3 +1,4 @@
+import type { AuditEventWire as Event } from '../../src/audit/audit.wire';
 import { renameTenant } from '../helpers/audit';
 import request from 'supertest';
 import { AuditService } from '../../src/audit/audit.service';
@@ -10,17 +11,6 @@ import { adminToken, bearer, createTenant, startTestApp, token, type TestApp } f
  * the NDJSON export, a deleted tenant's trail, and that no secret or token
  * ever shows in it.
  */
-interface Event {
-  seq: number;
-  time: string;
-  tenant: string;
-  actor: string;
-  action: string;
-  target: string;
-  outcome: number;
-  hash: string;
-  'prev-hash': string;
-}
 interface Page {
   events: Event[];
   'next-cursor': string | null;

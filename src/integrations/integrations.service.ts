@@ -539,6 +539,9 @@ export class IntegrationsService {
         return { created, result: this.presentWritten(planned, row, sealed, options) };
       });
       if (outcome !== undefined) return outcome;
+      // Lost to another instance's write: wait a random moment first, or two instances retrying the same key in
+      // step keep colliding (two instances on MariaDB, 20 clients on 12 keys: a POST answered 409 after 8 lost races).
+      await lostRaceBackoff(attempt);
     }
     throw new WriteConflictError();
   }
@@ -792,6 +795,11 @@ interface Plan {
   /** What the version this write makes records. */
   action: VersionAction;
   restoredFrom: number | null;
+}
+
+/** A random pause after the `attempt`-th lost race: up to 2, 4, 8 … ms, at most 50 ms. */
+function lostRaceBackoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 50)));
 }
 
 /** How each kind of version is recorded in the audit trail. */

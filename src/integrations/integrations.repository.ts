@@ -46,14 +46,19 @@ export class IntegrationsRepository {
     );
   }
 
-  /** The row a write starts from: live, a tombstone, or null when there never was one (or it was pruned). */
-  async findCurrent(tenantId: string, id: string): Promise<CurrentIntegration | null> {
-    const row = await this.db.run((manager) =>
-      this.selectStored(manager)
+  /**
+   * The row a write starts from: live, a tombstone, or null when there never
+   * was one (or it was pruned). `locking`: read inside the write's transaction
+   * with a locking read (FOR UPDATE), held until it ends.
+   */
+  async findCurrent(tenantId: string, id: string, locking?: { tx: EntityManager; lock: true }): Promise<CurrentIntegration | null> {
+    const row = await this.db.within(locking?.tx, (manager) => {
+      const query = this.selectStored(manager)
         .addSelect('CASE WHEN i.deleted_at IS NULL THEN 0 ELSE 1 END', 'deleted')
-        .where('i.tenant_id = :tenantId AND i.id = :id', { tenantId, id })
-        .getRawOne<StoredIntegration & { deleted: number | string }>(),
-    );
+        .where('i.tenant_id = :tenantId AND i.id = :id', { tenantId, id });
+      if (locking !== undefined) query.setLock('pessimistic_write');
+      return query.getRawOne<StoredIntegration & { deleted: number | string }>();
+    });
     return row === undefined ? null : { ...row, revision: Number(row.revision), deleted: Number(row.deleted) === 1 };
   }
 
@@ -189,7 +194,9 @@ export class IntegrationsRepository {
     change: Partial<Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt'>>,
     tx?: EntityManager,
   ): Promise<boolean> {
-    const result = await this.db.within(tx, (manager) => manager.withRepository(this.integrations).update({ tenantId, id, revision }, change));
+    const result = await this.db.within(tx, (manager) =>
+      manager.withRepository(this.integrations).update({ tenantId, id, revision }, change),
+    );
     return result.affected === 1;
   }
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, TenantNotFoundError } from '../common/errors/domain-errors';
 import type { RequestActor } from '../common/request-actor';
@@ -45,21 +46,24 @@ export class TenantKeysService {
     private readonly audit: AuditService,
   ) {}
 
-  /** The key new secrets of this tenant are encrypted with. TenantNotFoundError when there is no live tenant. */
-  async current(tenantId: string): Promise<DataKey> {
+  /**
+   * The key new secrets of this tenant are encrypted with. TenantNotFoundError when there is no live tenant.
+   * `tx`: the caller's open transaction, for a lookup on its connection (a write that holds a row lock).
+   */
+  async current(tenantId: string, tx?: EntityManager): Promise<DataKey> {
     const cached = this.dataKeys.cached(tenantId);
     if (cached !== undefined) return cached;
-    const state = await this.liveState(tenantId);
+    const state = await this.liveState(tenantId, tx);
     const dataKey = { version: state.dataKeyVersion, key: this.dataKeys.unwrap(tenantId, state.dataKeyWrapped!) };
     this.dataKeys.remember(tenantId, dataKey, true);
     return dataKey;
   }
 
   /** The key of one version, as a secret's envelope names it. */
-  async version(tenantId: string, version: number): Promise<Buffer> {
+  async version(tenantId: string, version: number, tx?: EntityManager): Promise<Buffer> {
     const cached = this.dataKeys.cached(tenantId, version);
     if (cached !== undefined) return cached.key;
-    const state = await this.liveState(tenantId);
+    const state = await this.liveState(tenantId, tx);
     let wrapped: string | null = null;
     if (version === state.dataKeyVersion) wrapped = state.dataKeyWrapped;
     else if (version === state.dataKeyVersion - 1) wrapped = state.previousDataKeyWrapped;
@@ -148,8 +152,8 @@ export class TenantKeysService {
     this.dataKeys.forget(tenantId);
   }
 
-  private async liveState(tenantId: string): Promise<TenantKeyState> {
-    const state = await this.repository.keyState(tenantId);
+  private async liveState(tenantId: string, tx?: EntityManager): Promise<TenantKeyState> {
+    const state = await this.repository.keyState(tenantId, tx);
     if (state === null || state.dataKeyWrapped === null) throw new TenantNotFoundError(tenantId);
     return state;
   }

@@ -93,8 +93,9 @@ export class TenantsRepository {
 
   // --- data keys ---
 
-  keyState(id: string): Promise<TenantKeyState | null> {
-    return this.db.run((manager) =>
+  /** `tx`: the caller's transaction, when it asks from inside one. */
+  keyState(id: string, tx?: EntityManager): Promise<TenantKeyState | null> {
+    return this.db.within(tx, (manager) =>
       manager.withRepository(this.tenants).findOne({
         where: { id },
         select: {

@@ -26,6 +26,11 @@ export const AUDIT_ACTIONS = [
   'signing-key.rotate',
   'signing-key.rewrap',
   'audit.read',
+  'webhook.create',
+  'webhook.update',
+  'webhook.delete',
+  'webhook.rotate-secret',
+  'webhook.redeliver',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -10,6 +10,10 @@ export const Scope = {
   ClientsWrite: 'clients:write',
   /** Read the tenant's audit trail (GET /tenants/:iid/audit). */
   AuditRead: 'audit:read',
+  /** Read the tenant's webhooks and their deliveries (issue 15); webhooks:write includes it. */
+  WebhooksRead: 'webhooks:read',
+  /** Manage the tenant's webhooks: create, change, delete, rotate secrets, test, redeliver (issue 15). */
+  WebhooksWrite: 'webhooks:write',
 } as const;
 
 export type ScopeName = (typeof Scope)[keyof typeof Scope];
@@ -23,8 +27,13 @@ export interface Principal {
   readonly admin: boolean;
 }
 
+/** Scopes that come with another: whoever may manage webhooks may also read them. */
+const IMPLIED_BY: Partial<Record<ScopeName, ScopeName>> = { [Scope.WebhooksRead]: Scope.WebhooksWrite };
+
 export function hasScope(principal: Principal, scope: ScopeName): boolean {
-  return principal.admin || principal.scopes.has(scope);
+  if (principal.admin || principal.scopes.has(scope)) return true;
+  const implied = IMPLIED_BY[scope];
+  return implied !== undefined && principal.scopes.has(implied);
 }
 
 export function mayAccessTenant(principal: Principal, tenantId: string): boolean {
@@ -40,7 +49,7 @@ export function mayRevealSecrets(principal: Principal): boolean {
  * What an API client may hold: the tenant-level scopes. Never platform:admin,
  * which would reach every tenant: a client's tokens reach only its own.
  */
-export const CLIENT_SCOPES: readonly ScopeName[] = [Scope.IntegrationsRead, Scope.IntegrationsWrite, Scope.IntegrationsSecrets, Scope.ClientsWrite, Scope.AuditRead];
+export const CLIENT_SCOPES: readonly ScopeName[] = [Scope.IntegrationsRead, Scope.IntegrationsWrite, Scope.IntegrationsSecrets, Scope.ClientsWrite, Scope.AuditRead, Scope.WebhooksRead, Scope.WebhooksWrite];
 
 /** The scopes a caller may put in a client it creates: all client scopes for an admin, otherwise those it holds itself. */
 export function grantableScopes(principal: Principal): ScopeName[] {

@@ -31,7 +31,7 @@ export const ERROR_CODES = {
   400: ['VALIDATION_FAILED', 'BAD_REQUEST'],
   401: ['UNAUTHENTICATED'],
   403: ['FORBIDDEN'],
-  404: ['TENANT_NOT_FOUND', 'INTEGRATION_NOT_FOUND', 'NOT_VERIFIED', 'API_CLIENT_NOT_FOUND', 'VERSION_NOT_FOUND'],
+  404: ['TENANT_NOT_FOUND', 'INTEGRATION_NOT_FOUND', 'NOT_VERIFIED', 'API_CLIENT_NOT_FOUND', 'VERSION_NOT_FOUND', 'WEBHOOK_NOT_FOUND', 'WEBHOOK_DELIVERY_NOT_FOUND'],
   409: ['TENANT_EXISTS', 'WRITE_CONFLICT', 'NOTHING_TO_RESTORE'],
   412: ['PRECONDITION_FAILED'],
   413: ['PAYLOAD_TOO_LARGE'],
@@ -50,7 +50,7 @@ const DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules',
   401: 'Missing, malformed, expired or badly signed token, or a token of a deleted API client',
   403: 'The token lacks the scope, or the tenant is not among its tenants',
-  404: 'Tenant does not exist or has been deleted; or no such integration or API client',
+  404: 'Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery',
   409: 'Conflict',
   412: 'If-Match does not match the current ETag',
   413: 'Body larger than BODY_LIMIT',
@@ -162,7 +162,7 @@ const pathIdMessage = (param: string): string => `${param} in the path must be 1
 
 /** Cases many routes share. The messages are those of the guards, pipes and filter. */
 export const ERR = {
-  badPathId: (param: 'iid' | 'id' | 'clientId'): ErrorExample =>
+  badPathId: (param: 'iid' | 'id' | 'clientId' | 'deliveryId'): ErrorExample =>
     exampleOf(
       `malformed path ${param}`,
       new ValidationFailedError(pathIdMessage(param), [{ field: param, message: pathIdMessage(param) }]),

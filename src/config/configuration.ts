@@ -8,6 +8,7 @@ import { type DatabaseConfig, loadDatabaseConfig } from './database.config';
 import { ensureDevSecrets } from './dev-secrets';
 import { type HistoryConfig, loadHistoryConfig } from './history.config';
 import { loadVerificationConfig, type VerificationConfig } from './verification.config';
+import { loadWebhooksConfig, type WebhooksConfig } from './webhooks.config';
 
 export interface Configuration {
   app: AppConfig;
@@ -21,6 +22,8 @@ export interface Configuration {
   audit: AuditConfig;
   /** Versions of integrations: how many, and how long after a delete. */
   history: HistoryConfig;
+  /** Webhook delivery (issue 15). */
+  webhooks: WebhooksConfig;
   /** Settings that were generated into DATA_DIR because they were missing (development only). */
   generated: string[];
 }
@@ -71,6 +74,7 @@ export function loadConfiguration(env: Env = process.env): Configuration {
     verification: loadVerificationConfig(env),
     audit: loadAuditConfig(env),
     history: loadHistoryConfig(env),
+    webhooks: loadWebhooksConfig(env),
     generated,
   };
 }

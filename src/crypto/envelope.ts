@@ -87,6 +87,11 @@ export function versionSecretAad(tenantId: string, integrationId: string, field:
   return Buffer.from(`integrations-api/secret-version/v1\0${tenantId}\0${integrationId}\0${field}\0${revision}`);
 }
 
+/** AAD of a webhook's signing secret (issue 15): its own prefix, the tenant, the webhook and which secret (current or previous). */
+export function webhookSecretAad(tenantId: string, webhookId: string, field: string): Buffer {
+  return Buffer.from(`integrations-api/webhook-secret/v1\0${tenantId}\0${webhookId}\0${field}`);
+}
+
 /** AAD of one of the service's token-signing private keys (issue 13), by its key id. */
 export function signingKeyAad(kid: string): Buffer {
   return Buffer.from(`integrations-api/signing-key/v1\0${kid}`);

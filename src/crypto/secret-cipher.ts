@@ -1,4 +1,4 @@
-import { EnvelopeError, isEnvelope, open, parseEnvelope, seal, secretFieldAad, versionSecretAad } from './envelope';
+import { EnvelopeError, isEnvelope, open, parseEnvelope, seal, secretFieldAad, versionSecretAad, webhookSecretAad } from './envelope';
 
 /** A secret field of an integration's current row. */
 export interface IntegrationSecretLocation {
@@ -12,10 +12,18 @@ export interface VersionSecretLocation extends IntegrationSecretLocation {
   revision: number;
 }
 
+/** A webhook's signing secret (issue 15): `field` is `secret` or `previous-secret`. */
+export interface WebhookSecretLocation {
+  tenantId: string;
+  webhookId: string;
+  field: 'secret' | 'previous-secret';
+}
+
 /** Where a secret belongs: its AAD, so a ciphertext moved elsewhere (another row, field or revision) does not decrypt. */
-export type SecretLocation = IntegrationSecretLocation | VersionSecretLocation;
+export type SecretLocation = IntegrationSecretLocation | VersionSecretLocation | WebhookSecretLocation;
 
 function aadOf(at: SecretLocation): Buffer {
+  if ('webhookId' in at) return webhookSecretAad(at.tenantId, at.webhookId, at.field);
   return 'revision' in at ? versionSecretAad(at.tenantId, at.integrationId, at.field, at.revision) : secretFieldAad(at.tenantId, at.integrationId, at.field);
 }
 

@@ -165,3 +165,19 @@ export class AuditUnavailableError extends DomainError {
   readonly code = 'AUDIT_UNAVAILABLE';
   override readonly headers = { 'Retry-After': '5' };
 }
+
+export class WebhookNotFoundError extends DomainError {
+  readonly status = 404;
+  readonly code = 'WEBHOOK_NOT_FOUND';
+  constructor(tenantId: string, webhookId: string) {
+    super(`Webhook '${displayId(webhookId)}' does not exist in tenant '${displayId(tenantId)}'`);
+  }
+}
+
+export class WebhookDeliveryNotFoundError extends DomainError {
+  readonly status = 404;
+  readonly code = 'WEBHOOK_DELIVERY_NOT_FOUND';
+  constructor(webhookId: string, deliveryId: string) {
+    super(`Delivery '${displayId(deliveryId)}' does not exist for webhook '${displayId(webhookId)}'`);
+  }
+}

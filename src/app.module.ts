@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { AuditApiModule } from './audit/audit-api.module';
 import { AccessGuard } from './auth/access.guard';
@@ -19,6 +20,8 @@ import { HealthModule } from './health/health.module';
 import { IntegrationsModule } from './integrations/integrations.module';
 import { LoggingModule } from './logging/logging.module';
 import { TenantsModule } from './tenants/tenants.module';
+import { WebhookWorkerModule } from './webhooks/webhook-worker.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 /**
  * The whole service. Global pipe, guards and filter are providers here, so a
@@ -40,6 +43,9 @@ export class AppModule {
         IntegrationsModule,
         ClientsModule,
         AuditApiModule,
+        ScheduleModule.forRoot(),
+        WebhooksModule,
+        WebhookWorkerModule,
         KeyRingCheckModule,
         HealthModule,
       ],

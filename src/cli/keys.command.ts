@@ -46,8 +46,11 @@ export class KeysCommand {
     // Integrations' kept versions (their history) are encrypted under the same data keys as the integrations.
     const versions = usage.filter((u) => u.versions > 0).map((u) => `${u.versions} under ${u.masterKeyId} (${u.versionSecrets} secrets)`);
     const versionsLine = `kept versions: ${versions.length > 0 ? versions.join(', ') : 'none yet'}`;
+    // Webhook signing secrets (issue 15) are under the tenants' data keys too.
+    const webhooks = usage.filter((u) => u.webhooks > 0).map((u) => `${u.webhooks} under ${u.masterKeyId} (${u.webhookSecrets} secrets)`);
+    const webhooksLine = `webhooks: ${webhooks.length > 0 ? webhooks.join(', ') : 'none yet'}`;
     process.stdout.write(
-      [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', signingLine, versionsLine].join('\n') + '\n',
+      [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', signingLine, versionsLine, webhooksLine].join('\n') + '\n',
     );
     return usage.some((u) => !u.inRing && (u.tenants > 0 || u.currentSigningKeys > 0)) ? 2 : 0;
   }
@@ -60,7 +63,7 @@ export class KeysCommand {
     const lines = [
       `Done in ${summary.seconds.toFixed(1)} s: active master key '${summary.masterKeyId}'.`,
       `  re-wrapped:    ${summary.rewrapped} tenant data keys`,
-      `  re-encrypted:  ${summary.reencrypted} tenants (${summary.integrations} integrations, ${summary.versions} kept versions)`,
+      `  re-encrypted:  ${summary.reencrypted} tenants (${summary.integrations} integrations, ${summary.versions} kept versions, ${summary.webhooks} webhooks)`,
       `  signing keys:  ${summary.signingKeys} token-signing keys re-wrapped`,
       `  failed:        ${summary.failed.length}${summary.failed.length ? ` (${summary.failed.map((f) => f.tenantId).join(', ')})` : ''}`,
     ];

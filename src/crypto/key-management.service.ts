@@ -4,6 +4,7 @@ import type { RequestActor } from '../common/request-actor';
 import { ConfigError } from '../config/config-error';
 import { IntegrationsService } from '../integrations/integrations.service';
 import { TenantKeysService } from '../tenants/tenant-keys.service';
+import { WebhookSecrets } from '../webhooks/webhook-secrets';
 import type { RotationFilter } from '../tenants/tenants.repository';
 import { DataKeyService } from './data-key.service';
 import { KeyRotationRepository } from './key-rotation.repository';
@@ -16,6 +17,9 @@ export interface KeyUsage {
   /** Kept versions of integrations (their history) with content, and their secret fields. */
   versions: number;
   versionSecrets: number;
+  /** Webhooks (issue 15) and their signing secrets (current, and previous during a rotation's overlap). */
+  webhooks: number;
+  webhookSecrets: number;
   /** The service's token-signing keys under this master key (issue 13), and of those the ones that still sign. */
   signingKeys: number;
   currentSigningKeys: number;
@@ -38,6 +42,8 @@ export interface RotationSummary {
   integrations: number;
   /** Kept versions whose secrets were re-encrypted (reencrypt mode). */
   versions: number;
+  /** Webhooks whose signing secrets were re-encrypted (reencrypt mode). */
+  webhooks: number;
   /** Token-signing private keys re-wrapped under the active master key (both modes). */
   signingKeys: number;
   /** Tenants (or `signing key '…'`) that failed, and why. */
@@ -69,18 +75,20 @@ export class KeyManagementService {
     private readonly integrations: IntegrationsService,
     private readonly dataKeys: DataKeyService,
     private readonly signingKeys: SigningKeysService,
+    private readonly webhookSecrets: WebhookSecrets,
   ) {}
 
   async usage(): Promise<KeyUsage[]> {
-    const [perKey, masterKeyOf, inventory, signing] = await Promise.all([
+    const [perKey, masterKeyOf, inventory, signing, webhooks] = await Promise.all([
       this.tenantKeys.usage(),
       this.tenantKeys.masterKeyOfEach(),
       this.integrations.inventory(),
       this.signingKeys.usage(),
+      this.webhookSecrets.inventory(),
     ]);
     const ring = this.dataKeys.masterKeyIds;
     const ids = [...new Set([...ring, ...perKey.map((row) => row.masterKeyId), ...signing.map((row) => row.masterKeyId)])];
-    const totals = new Map(ids.map((id) => [id, { integrations: 0, secrets: 0, versions: 0, versionSecrets: 0 }]));
+    const totals = new Map(ids.map((id) => [id, { integrations: 0, secrets: 0, versions: 0, versionSecrets: 0, webhooks: 0, webhookSecrets: 0 }]));
     for (const [tenantId, counts] of inventory) {
       const total = totals.get(masterKeyOf.get(tenantId) ?? '');
       if (total === undefined) continue;
@@ -88,6 +96,12 @@ export class KeyManagementService {
       total.secrets += counts.secrets;
       total.versions += counts.versions;
       total.versionSecrets += counts.versionSecrets;
+    }
+    for (const [tenantId, counts] of webhooks) {
+      const total = totals.get(masterKeyOf.get(tenantId) ?? '');
+      if (total === undefined) continue;
+      total.webhooks += counts.webhooks;
+      total.webhookSecrets += counts.secrets;
     }
     return ids.map((masterKeyId) => ({
       masterKeyId,
@@ -145,6 +159,7 @@ export class KeyManagementService {
       reencrypted: 0,
       integrations: 0,
       versions: 0,
+      webhooks: 0,
       signingKeys: 0,
       failed: [],
       seconds: 0,
@@ -171,6 +186,7 @@ export class KeyManagementService {
               summary.reencrypted++;
               summary.integrations += reencrypted.integrations;
               summary.versions += reencrypted.versions;
+              summary.webhooks += reencrypted.webhooks;
             }
           }
         } catch (error) {
@@ -190,14 +206,17 @@ export class KeyManagementService {
 
   /**
    * A new data key for the tenant and every secret re-encrypted under it, its
-   * integrations' and their kept versions'. Returns how many of each it
-   * re-encrypted, or undefined when the tenant is gone.
+   * integrations', their kept versions' and its webhooks' signing secrets.
+   * Returns how many of each it re-encrypted, or undefined when the tenant is gone.
    */
-  private async replaceDataKey(tenantId: string, actor: RequestActor): Promise<{ integrations: number; versions: number } | undefined> {
+  private async replaceDataKey(
+    tenantId: string,
+    actor: RequestActor,
+  ): Promise<{ integrations: number; versions: number; webhooks: number } | undefined> {
     const version = await this.tenantKeys.beginReplacement(tenantId);
     if (version === undefined) return undefined;
-    const reencrypted = await this.integrations.reencryptSecrets(tenantId);
-    if (await this.integrations.hasSecretsOutside(tenantId, version)) {
+    const reencrypted = { ...(await this.integrations.reencryptSecrets(tenantId)), webhooks: await this.webhookSecrets.reencrypt(tenantId) };
+    if ((await this.integrations.hasSecretsOutside(tenantId, version)) || (await this.webhookSecrets.hasSecretsOutside(tenantId, version))) {
       throw new Error(`secrets of tenant '${tenantId}' are still under the previous data key; run the rotation again`);
     }
     await this.tenantKeys.finishReplacement(tenantId, version, actor);

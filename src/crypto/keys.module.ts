@@ -3,14 +3,15 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { SigningKeysModule } from '../clients/signing-keys.module';
 import { IntegrationsModule } from '../integrations/integrations.module';
 import { TenantsModule } from '../tenants/tenants.module';
+import { WebhooksModule } from '../webhooks/webhooks.module';
 import { CryptoModule } from './crypto.module';
 import { KeyManagementService } from './key-management.service';
 import { KeyRotationEntity } from './key-rotation.entity';
 import { KeyRotationRepository } from './key-rotation.repository';
 
-/** Master-key rotation and reporting (keys:status, keys:rotate), on the tenants', integrations' and signing keys' services. */
+/** Master-key rotation and reporting (keys:status, keys:rotate), on the tenants', integrations', webhooks' and signing keys' services. */
 @Module({
-  imports: [TypeOrmModule.forFeature([KeyRotationEntity]), CryptoModule, TenantsModule, IntegrationsModule, SigningKeysModule],
+  imports: [TypeOrmModule.forFeature([KeyRotationEntity]), CryptoModule, TenantsModule, IntegrationsModule, SigningKeysModule, WebhooksModule],
   providers: [KeyRotationRepository, KeyManagementService],
   exports: [KeyManagementService],
 })

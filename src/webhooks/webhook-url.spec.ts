@@ -24,7 +24,6 @@ describe('webhook URL rules', () => {
     ['http://10.0.0.5/x', /10\.0\.0\.5/],
     ['http://169.254.169.254/latest/meta-data', /169\.254\.169\.254/],
     ['http://[::1]:9000/x', /::1/],
-    ['http://localhost:9000/x', /loopback name/],
   ])('refuses %s', (url, message) => {
     expect(urlProblem(url, false)).toMatch(message);
   });

@@ -1,9 +1,10 @@
 import { isIP } from 'node:net';
 
 /**
- * The rules for a webhook URL (issue 15), checked at registration. The
- * address an endpoint's name resolves to is checked again at each delivery,
- * at connect time (request-filtering-agent): a name can point anywhere later.
+ * The rules for a webhook URL (issue 15), checked at registration: a literal
+ * address is judged here; a name is judged by the address it resolves to, at
+ * each delivery, at connect time (request-filtering-agent), since a name can
+ * point anywhere later.
  */
 export const MAX_URL_LENGTH = 2048;
 
@@ -23,9 +24,6 @@ export function urlProblem(value: string, allowPrivate: boolean): string | undef
     const host = url.hostname.replace(/^\[|\]$/g, '');
     if (isIP(host) !== 0 && isNonPublicAddress(host)) {
       return `url points to ${host}, a loopback, private or link-local address; such endpoints are refused unless WEBHOOK_ALLOW_PRIVATE=true`;
-    }
-    if (/^localhost\.?$/i.test(host) || /\.localhost\.?$/i.test(host)) {
-      return `url points to ${host}, a loopback name; such endpoints are refused unless WEBHOOK_ALLOW_PRIVATE=true`;
     }
   }
   return undefined;

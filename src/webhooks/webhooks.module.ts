@@ -1,0 +1,38 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { TenantsModule } from '../tenants/tenants.module';
+import { WebhookDeliveryEntity } from './webhook-delivery.entity';
+import { WebhookDeliveryService } from './webhook-delivery.service';
+import { WebhookEventSink } from './webhook-events';
+import { WebhookOutbox } from './webhook-outbox';
+import { WebhookSecrets } from './webhook-secrets';
+import { WebhookSender } from './webhook-sender';
+import { WebhookEntity } from './webhook.entity';
+import { WebhooksController } from './webhooks.controller';
+import { WebhooksRepository } from './webhooks.repository';
+import { WebhooksService } from './webhooks.service';
+
+/**
+ * Webhooks (issue 15): the tenant's endpoints and their API, the outbox that
+ * changes emit their events into (WebhookEventSink, inside the change's
+ * transaction), the signing and sending of one attempt, and the webhooks'
+ * part of a key rotation (WebhookSecrets). No timers: the delivery worker is
+ * WebhookWorkerModule, which only the service imports, so command-line
+ * contexts can use this module without sending anything.
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature([WebhookEntity, WebhookDeliveryEntity]), TenantsModule, AuditModule],
+  controllers: [WebhooksController],
+  providers: [
+    WebhooksRepository,
+    WebhooksService,
+    WebhookSecrets,
+    WebhookSender,
+    WebhookDeliveryService,
+    WebhookOutbox,
+    { provide: WebhookEventSink, useExisting: WebhookOutbox },
+  ],
+  exports: [WebhookEventSink, WebhookSecrets, WebhookDeliveryService],
+})
+export class WebhooksModule {}

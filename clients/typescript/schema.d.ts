@@ -410,6 +410,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tenants/{iid}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's webhooks, oldest first (no secrets) */
+        get: operations["WebhooksController_list"];
+        put?: never;
+        /**
+         * Register an endpoint; its signing secret is shown once
+         * @description Events are POSTed as JSON `{"type", "timestamp", "data"}` with the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` under the secret). Delivered at least once: receivers drop duplicates by `webhook-id`. Failed deliveries are retried with exponential backoff for WEBHOOK_RETRY_FOR (24 h).
+         */
+        post: operations["WebhooksController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{iid}/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook (no secret): whether it is enabled, why not, and since when it fails */
+        get: operations["WebhooksController_get"];
+        put?: never;
+        post?: never;
+        /** Delete a webhook and its deliveries (none is sent any more) */
+        delete: operations["WebhooksController_delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Change the URL, events or description, or enable/disable it
+         * @description `{"enabled": true}` re-enables an endpoint disabled after failing; the deliveries that waited meanwhile go out.
+         */
+        patch: operations["WebhooksController_update"];
+        trace?: never;
+    };
+    "/tenants/{iid}/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The endpoint's deliveries, newest first: status, attempts, last answer */
+        get: operations["WebhooksController_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{iid}/webhooks/{id}/deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Queue a delivery again
+         * @description Whatever its status, it becomes pending and due now, retried for WEBHOOK_RETRY_FOR from now; the worker sends it with the same `webhook-id`. Answered 202: it is queued, not yet sent.
+         */
+        post: operations["WebhooksController_redeliver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{iid}/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the signing secret: a new one, shown once
+         * @description The secret it replaces keeps signing too until `previous-secret-expires-at` (WEBHOOK_SECRET_OVERLAP, 24 h by default): `webhook-signature` then carries two space-separated `v1,` signatures, so the receiver can switch at its own pace.
+         */
+        post: operations["WebhooksController_rotateSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{iid}/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a `webhook.test` event to the endpoint now, and say how it answered
+         * @description Signed and sent like every delivery (same checks, timeout, no redirects); nothing is stored or retried.
+         */
+        post: operations["WebhooksController_test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/token": {
         parameters: {
             query?: never;
@@ -489,7 +609,7 @@ export interface components {
             /** @description The token's `sub` (an API client's id for its own tokens), `cli:<user>` for the operator commands, `system` for the service itself */
             actor: string;
             /** @enum {string} */
-            action: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read";
+            action: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read" | "webhook.create" | "webhook.update" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver";
             /** @description What it acted on: the tenant, an integration or API client id, `master-key:<id>`, `data-key:v<n>`, a signing key id … */
             target: string;
             /** @description The HTTP status answered; for integration.verify, 200 when the vendor accepted the credentials and 422 when it refused them */
@@ -523,7 +643,7 @@ export interface components {
             grant_types_supported: "client_credentials"[];
             token_endpoint_auth_methods_supported: ("client_secret_basic" | "client_secret_post")[];
             response_types_supported: string[];
-            scopes_supported: ("integrations:read" | "integrations:write" | "integrations:secrets" | "clients:write" | "audit:read")[];
+            scopes_supported: ("integrations:read" | "integrations:write" | "integrations:secrets" | "clients:write" | "audit:read" | "webhooks:read" | "webhooks:write")[];
             /** @example https://integrations.example.com/docs */
             service_documentation: string;
         };
@@ -547,6 +667,26 @@ export interface components {
             id: string;
             /** @example Acme Corporation */
             name: string;
+        };
+        CreateWebhookDto: {
+            /**
+             * @description Where events are POSTed: http(s), no user name or password in it; loopback, private and link-local addresses are refused (here and, after name resolution, at every delivery) unless WEBHOOK_ALLOW_PRIVATE=true
+             * @example https://hooks.example.com/integrations
+             */
+            url: string;
+            /**
+             * @description The events to receive, at least one of: integration.created, integration.updated, integration.deleted, integration.verification.failed, integration.verification.recovered, tenant.keys.rotated
+             * @example [
+             *       "integration.verification.failed",
+             *       "integration.verification.recovered"
+             *     ]
+             */
+            events: ("integration.created" | "integration.updated" | "integration.deleted" | "integration.verification.failed" | "integration.verification.recovered" | "tenant.keys.rotated")[];
+            /**
+             * @description What the endpoint is, for people (empty when left out)
+             * @example Pager on credential failures
+             */
+            description?: string;
         };
         CreatedApiClientResponse: {
             /** @example ic-5f0c2a9d81e34b7a6c0d1e2f */
@@ -720,7 +860,7 @@ export interface components {
             /** @description Human-readable message; never a secret, a stack trace or driver text */
             error: string;
             /** @enum {string} */
-            code: "TENANT_NOT_FOUND" | "INTEGRATION_NOT_FOUND" | "NOT_VERIFIED" | "API_CLIENT_NOT_FOUND" | "VERSION_NOT_FOUND";
+            code: "TENANT_NOT_FOUND" | "INTEGRATION_NOT_FOUND" | "NOT_VERIFIED" | "API_CLIENT_NOT_FOUND" | "VERSION_NOT_FOUND" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_DELIVERY_NOT_FOUND";
             /** @description One entry per invalid field (validation errors) */
             details?: {
                 field: string;
@@ -1573,6 +1713,27 @@ export interface components {
             /** @example Acme Corp. */
             name: string;
         };
+        UpdateWebhookDto: {
+            /**
+             * @description Where events are POSTed: http(s), no user name or password in it; loopback, private and link-local addresses are refused (here and, after name resolution, at every delivery) unless WEBHOOK_ALLOW_PRIVATE=true
+             * @example https://hooks.example.com/integrations
+             */
+            url?: string;
+            /**
+             * @description The events to receive, at least one of: integration.created, integration.updated, integration.deleted, integration.verification.failed, integration.verification.recovered, tenant.keys.rotated
+             * @example [
+             *       "integration.verification.failed"
+             *     ]
+             */
+            events?: ("integration.created" | "integration.updated" | "integration.deleted" | "integration.verification.failed" | "integration.verification.recovered" | "tenant.keys.rotated")[];
+            /** @example Pager on credential failures */
+            description?: string;
+            /**
+             * @description true re-enables an endpoint that was disabled after failing (its waiting deliveries go out again); false disables it
+             * @example true
+             */
+            enabled?: boolean;
+        };
         /** Urban Airship integration */
         UrbanAirshipIntegration: {
             /**
@@ -1696,6 +1857,174 @@ export interface components {
              * @example 2024-12-12T09:30:00.000Z
              */
             "checked-at": string;
+        };
+        WebhookDeliveryResponse: {
+            /**
+             * @description The event id: the `webhook-id` header of every attempt
+             * @example evt_0f1e2d3c4b5a69788796a5b4
+             */
+            id: string;
+            /** @example integration.verification.failed */
+            "event-type": string;
+            /**
+             * @example delivered
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed";
+            /** @example 1 */
+            attempts: number;
+            /**
+             * @description null when the last attempt got no answer
+             * @example 200
+             */
+            "last-status-code": number | null;
+            /**
+             * @description Why the last attempt failed
+             * @example null
+             */
+            "last-error": string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T10:00:01.000Z
+             */
+            "last-attempt-at": string | null;
+            /**
+             * Format: date-time
+             * @description When it is tried next, while pending
+             * @example null
+             */
+            "next-attempt-at": string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T10:00:01.000Z
+             */
+            "delivered-at": string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T10:00:00.000Z
+             */
+            "created-at": string;
+        };
+        WebhookResponse: {
+            /** @example wh-5f0c2a9d81e34b7a6c0d1e2f */
+            id: string;
+            /** @example https://hooks.example.com/integrations */
+            url: string;
+            /**
+             * @example [
+             *       "integration.verification.failed"
+             *     ]
+             */
+            events: ("integration.created" | "integration.updated" | "integration.deleted" | "integration.verification.failed" | "integration.verification.recovered" | "tenant.keys.rotated")[];
+            /** @example Pager on credential failures */
+            description: string;
+            /**
+             * @description false when disabled, by PATCH or after failing for WEBHOOK_DISABLE_AFTER (3 days by default)
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * @description Why it is disabled and what to do; null while enabled
+             * @example null
+             */
+            "disabled-reason": string | null;
+            /**
+             * Format: date-time
+             * @description The first failed attempt since the last success; null while it answers
+             * @example null
+             */
+            "failing-since": string | null;
+            /**
+             * Format: date-time
+             * @description Until when the secret before the last rotation still signs too; null when there is none
+             * @example null
+             */
+            "previous-secret-expires-at": string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T10:00:00.000Z
+             */
+            "created-at": string;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T10:00:00.000Z
+             */
+            "updated-at": string;
+        };
+        WebhookTestResponse: {
+            /**
+             * @description Whether the endpoint answered 2xx
+             * @example true
+             */
+            ok: boolean;
+            /**
+             * @description null when there was no answer
+             * @example 200
+             */
+            "status-code": number | null;
+            /**
+             * @description Why it failed
+             * @example null
+             */
+            error: string | null;
+            /**
+             * @description The `webhook-id` it was sent with
+             * @example evt_0f1e2d3c4b5a69788796a5b4
+             */
+            "webhook-id": string;
+            /** @example 42 */
+            "duration-ms": number;
+        };
+        WebhookWithSecretResponse: {
+            /** @example wh-5f0c2a9d81e34b7a6c0d1e2f */
+            id: string;
+            /** @example https://hooks.example.com/integrations */
+            url: string;
+            /**
+             * @example [
+             *       "integration.verification.failed"
+             *     ]
+             */
+            events: ("integration.created" | "integration.updated" | "integration.deleted" | "integration.verification.failed" | "integration.verification.recovered" | "tenant.keys.rotated")[];
+            /** @example Pager on credential failures */
+            description: string;
+            /**
+             * @description false when disabled, by PATCH or after failing for WEBHOOK_DISABLE_AFTER (3 days by default)
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * @description Why it is disabled and what to do; null while enabled
+             * @example null
+             */
+            "disabled-reason": string | null;
+            /**
+             * Format: date-time
+             * @description The first failed attempt since the last success; null while it answers
+             * @example null
+             */
+            "failing-since": string | null;
+            /**
+             * Format: date-time
+             * @description Until when the secret before the last rotation still signs too; null when there is none
+             * @example null
+             */
+            "previous-secret-expires-at": string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T10:00:00.000Z
+             */
+            "created-at": string;
+            /**
+             * Format: date-time
+             * @example 2026-11-29T10:00:00.000Z
+             */
+            "updated-at": string;
+            /**
+             * @description The signing secret (Standard Webhooks format), shown only here; verify `webhook-signature` with it
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw4Cz0lMWTlxQ=
+             */
+            secret: string;
         };
     };
     responses: never;
@@ -2043,7 +2372,7 @@ export interface operations {
                 /** @description Only events at or after this time (ISO 8601) */
                 since?: string;
                 /** @description Only events of this action */
-                action?: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read";
+                action?: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read" | "webhook.create" | "webhook.update" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver";
                 /** @description Events per page (JSON); with NDJSON, the most lines sent (default: every event) */
                 limit?: number;
                 /** @description The previous page's `next-cursor` (opaque): the events after it, up to the chain's head when the first page was read */
@@ -2381,7 +2710,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2476,7 +2805,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2597,7 +2926,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2718,7 +3047,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2820,7 +3149,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2939,7 +3268,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3036,7 +3365,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3156,7 +3485,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3226,7 +3555,7 @@ export interface operations {
                 /** @description Only events at or after this time (ISO 8601) */
                 since?: string;
                 /** @description Only events of this action */
-                action?: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read";
+                action?: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read" | "webhook.create" | "webhook.update" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver";
                 /** @description Events per page (JSON); with NDJSON, the most lines sent (default: every event) */
                 limit?: number;
                 /** @description The previous page's `next-cursor` (opaque): the events after it, up to the chain's head when the first page was read */
@@ -3385,7 +3714,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3506,7 +3835,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3666,7 +3995,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3789,7 +4118,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3949,7 +4278,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4107,7 +4436,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4266,7 +4595,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4365,7 +4694,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error403"];
                 };
             };
-            /** @description Tenant does not exist or has been deleted; or no such integration or API client */
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
             404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4797,6 +5126,1031 @@ export interface operations {
                 };
             };
             /** @description The database is unreachable, (KEY_ROTATED) a data key changed during the write, or (AUDIT_UNAVAILABLE) the change could not be recorded, so it was not made; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    WebhooksController_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhooks; X-Total-Count is the number in all pages */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Total-Count": components["headers"]["X-Total-Count"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookResponse"][];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks webhooks:read (or webhooks:write), or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    WebhooksController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookDto"];
+            };
+        };
+        responses: {
+            /** @description Registered; `secret` appears only here (and in a rotation) */
+            201: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecretResponse"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks webhooks:write, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    WebhooksController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookResponse"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks webhooks:read (or webhooks:write), or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    WebhooksController_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; no body */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks webhooks:write, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    WebhooksController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookDto"];
+            };
+        };
+        responses: {
+            /** @description The webhook as changed */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookResponse"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks webhooks:write, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    WebhooksController_deliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deliveries; X-Total-Count is the number in all pages */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Total-Count": components["headers"]["X-Total-Count"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryResponse"][];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks webhooks:read (or webhooks:write), or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    WebhooksController_redeliver: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description Webhook id */
+                id: string;
+                /** @description Delivery id: the event id, sent as `webhook-id` */
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued; the delivery as it now stands */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryResponse"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks webhooks:write, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    WebhooksController_rotateSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook with its new secret */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecretResponse"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks webhooks:write, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (AUDIT_UNAVAILABLE) the audit trail could not be written, so the change was not made; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    WebhooksController_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attempt: `ok` when it answered 2xx */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookTestResponse"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks webhooks:write, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Body larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];

@@ -74,6 +74,12 @@ const CLOSED_DTO_SCHEMAS = [
   'ApiClientResponse',
   'CreatedApiClientResponse',
   'RotatedApiClientResponse',
+  'CreateWebhookDto',
+  'UpdateWebhookDto',
+  'WebhookResponse',
+  'WebhookWithSecretResponse',
+  'WebhookDeliveryResponse',
+  'WebhookTestResponse',
 ];
 
 /**

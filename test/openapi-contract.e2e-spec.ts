@@ -432,6 +432,108 @@ describe('OpenAPI request schemas (issue 17)', () => {
     expect(failures).toEqual([]);
   });
 
+  it('gives the real messages as the examples of the webhook routes (issue 15)', async () => {
+    const iid = await createTenant(t, 'examples-webhooks');
+    const hooks = `/tenants/${iid}/webhooks`;
+    const reader = bearer(token({ scope: 'webhooks:read', tenants: [iid] }));
+    const create = (body: Record<string, unknown>) =>
+      t
+        .http()
+        .post(hooks)
+        .set(...admin)
+        .send({ url: 'https://hooks.example.com/x', events: ['integration.created'], ...body });
+    const cases: [string, number, () => Promise<{ status: number; body: { error: string } }>][] = [
+      ['POST /tenants/{iid}/webhooks', 400, () => create({ url: 'ftp://hooks.example.com/integrations' })],
+      ['POST /tenants/{iid}/webhooks', 400, () => create({ url: 'https://user:password@hooks.example.com/integrations' })],
+      ['POST /tenants/{iid}/webhooks', 400, () => create({ url: 'http://10.0.0.5/integrations' })],
+      ['POST /tenants/{iid}/webhooks', 400, () => create({ events: ['integration.exploded'] })],
+      ['POST /tenants/{iid}/webhooks', 400, () => create({ events: undefined })],
+      ['POST /tenants/{iid}/webhooks', 400, () => create({ secret: 'whsec_x' })],
+      [
+        'POST /tenants/{iid}/webhooks',
+        403,
+        () =>
+          t
+            .http()
+            .post(hooks)
+            .set(...reader)
+            .send({ url: 'https://hooks.example.com/x', events: ['integration.created'] }),
+      ],
+      [
+        'POST /tenants/{iid}/webhooks',
+        404,
+        () =>
+          t
+            .http()
+            .post(`/tenants/${t.uniqueId('gone')}/webhooks`)
+            .set(...admin)
+            .send({ url: 'https://h.example.com', events: ['integration.created'] }),
+      ],
+      [
+        'GET /tenants/{iid}/webhooks/{id}',
+        404,
+        () =>
+          t
+            .http()
+            .get(`${hooks}/wh-5f0c2a9d81e34b7a6c0d1e2f`)
+            .set(...admin),
+      ],
+      [
+        'GET /tenants/{iid}/webhooks/{id}',
+        400,
+        () =>
+          t
+            .http()
+            .get(`${hooks}/a%20b`)
+            .set(...admin),
+      ],
+      [
+        'PATCH /tenants/{iid}/webhooks/{id}',
+        403,
+        () =>
+          t
+            .http()
+            .patch(`${hooks}/wh-5f0c2a9d81e34b7a6c0d1e2f`)
+            .set(...reader)
+            .send({}),
+      ],
+      [
+        'GET /tenants/{iid}/webhooks',
+        403,
+        () =>
+          t
+            .http()
+            .get(hooks)
+            .set(...bearer(token({ scope: 'integrations:read', tenants: [iid] }))),
+      ],
+    ];
+    const created = await create({});
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    cases.push([
+      'POST /tenants/{iid}/webhooks/{id}/deliveries/{deliveryId}/redeliver',
+      404,
+      () =>
+        t
+          .http()
+          .post(`${hooks}/${id}/deliveries/evt_0f1e2d3c4b5a69788796a5b4/redeliver`)
+          .set(...admin),
+    ]);
+    const failures: string[] = [];
+    for (const [route, status, request] of cases) {
+      const response = await request();
+      const message = response.body.error
+        .replace(/'[A-Za-z0-9._-]*-[a-z0-9]{6}-\d+'/g, "'acme'")
+        .replace(/wh-[0-9a-f]{24}/g, 'wh-5f0c2a9d81e34b7a6c0d1e2f');
+      if (response.status !== status || !exampleMessages(route, status).includes(message)) {
+        failures.push(
+          `${route} ${status}: got ${response.status} ${JSON.stringify(message)}; examples: ${JSON.stringify(exampleMessages(route, status))}`,
+        );
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
   it("gives the real messages as the examples of the API-client routes and the token endpoint's RFC 6749 answers (issue 13)", async () => {
     const iid = await createTenant(t, 'examples-clients');
     const reader = await createClient(t, iid, 'integrations:read');

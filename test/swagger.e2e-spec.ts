@@ -139,6 +139,8 @@ describe('OpenAPI and Swagger UI', () => {
       'NOT_VERIFIED',
       'API_CLIENT_NOT_FOUND',
       'VERSION_NOT_FOUND',
+      'WEBHOOK_NOT_FOUND',
+      'WEBHOOK_DELIVERY_NOT_FOUND',
     ]);
     expect(doc.components.schemas.Error409.properties?.code.enum).toEqual(['TENANT_EXISTS', 'WRITE_CONFLICT', 'NOTHING_TO_RESTORE']);
     const examples = (route: string, status: string) =>

@@ -50,7 +50,8 @@ export class KeysCommand {
     const webhooks = usage.filter((u) => u.webhooks > 0).map((u) => `${u.webhooks} under ${u.masterKeyId} (${u.webhookSecrets} secrets)`);
     const webhooksLine = `webhooks: ${webhooks.length > 0 ? webhooks.join(', ') : 'none yet'}`;
     process.stdout.write(
-      [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', signingLine, versionsLine, webhooksLine].join('\n') + '\n',
+      [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', signingLine, versionsLine, webhooksLine].join('\n') +
+        '\n',
     );
     return usage.some((u) => !u.inRing && (u.tenants > 0 || u.currentSigningKeys > 0)) ? 2 : 0;
   }

@@ -88,7 +88,9 @@ export class KeyManagementService {
     ]);
     const ring = this.dataKeys.masterKeyIds;
     const ids = [...new Set([...ring, ...perKey.map((row) => row.masterKeyId), ...signing.map((row) => row.masterKeyId)])];
-    const totals = new Map(ids.map((id) => [id, { integrations: 0, secrets: 0, versions: 0, versionSecrets: 0, webhooks: 0, webhookSecrets: 0 }]));
+    const totals = new Map(
+      ids.map((id) => [id, { integrations: 0, secrets: 0, versions: 0, versionSecrets: 0, webhooks: 0, webhookSecrets: 0 }]),
+    );
     for (const [tenantId, counts] of inventory) {
       const total = totals.get(masterKeyOf.get(tenantId) ?? '');
       if (total === undefined) continue;
@@ -215,8 +217,14 @@ export class KeyManagementService {
   ): Promise<{ integrations: number; versions: number; webhooks: number } | undefined> {
     const version = await this.tenantKeys.beginReplacement(tenantId);
     if (version === undefined) return undefined;
-    const reencrypted = { ...(await this.integrations.reencryptSecrets(tenantId)), webhooks: await this.webhookSecrets.reencrypt(tenantId) };
-    if ((await this.integrations.hasSecretsOutside(tenantId, version)) || (await this.webhookSecrets.hasSecretsOutside(tenantId, version))) {
+    const reencrypted = {
+      ...(await this.integrations.reencryptSecrets(tenantId)),
+      webhooks: await this.webhookSecrets.reencrypt(tenantId),
+    };
+    if (
+      (await this.integrations.hasSecretsOutside(tenantId, version)) ||
+      (await this.webhookSecrets.hasSecretsOutside(tenantId, version))
+    ) {
       throw new Error(`secrets of tenant '${tenantId}' are still under the previous data key; run the rotation again`);
     }
     await this.tenantKeys.finishReplacement(tenantId, version, actor);

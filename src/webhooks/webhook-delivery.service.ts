@@ -65,7 +65,9 @@ export class WebhookDeliveryService {
       result = await this.sendNow(webhook, delivery.eventId, delivery.payload, signal);
     } catch (error) {
       // A secret that does not decrypt (or a key gone): counted as a failed attempt, without the cause's details.
-      this.logger.warn(`webhook ${webhook.id} (${hostOf(webhook.url)}): could not sign event ${delivery.eventId}: ${(error as Error).name}`);
+      this.logger.warn(
+        `webhook ${webhook.id} (${hostOf(webhook.url)}): could not sign event ${delivery.eventId}: ${(error as Error).name}`,
+      );
       result = { ok: false, statusCode: null, error: 'the signing secret could not be read; rotate it', excerpt: null, durationMs: 0 };
     }
     // Stopping: nothing is recorded; the lease runs out and an instance that is up sends it again.
@@ -76,7 +78,10 @@ export class WebhookDeliveryService {
       ? ({ status: 'delivered' } as const)
       : at >= delivery.retryUntil
         ? ({ status: 'failed' } as const)
-        : ({ status: 'pending', nextAttemptAt: new Date(at.getTime() + retryDelayMs(attempts, this.config.webhooks.retryBaseMs)) } as const);
+        : ({
+            status: 'pending',
+            nextAttemptAt: new Date(at.getTime() + retryDelayMs(attempts, this.config.webhooks.retryBaseMs)),
+          } as const);
     const recorded = await this.repository.recordAttempt(
       key,
       lease,
@@ -90,7 +95,9 @@ export class WebhookDeliveryService {
       this.logger.debug(`webhook ${webhook.id} (${host}): event ${delivery.eventId} delivered (${result.statusCode})`);
       return;
     }
-    this.logger.log(`webhook ${webhook.id} (${host}): event ${delivery.eventId} attempt ${attempts} failed: ${result.error}; ${outcome.status}`);
+    this.logger.log(
+      `webhook ${webhook.id} (${host}): event ${delivery.eventId} attempt ${attempts} failed: ${result.error}; ${outcome.status}`,
+    );
     await this.noteFailure(webhook, at, result.error ?? 'failed');
   }
 
@@ -99,7 +106,9 @@ export class WebhookDeliveryService {
     if (after === null || !after.enabled || after.failingSince === null) return;
     if (at.getTime() - after.failingSince.getTime() < this.config.webhooks.disableAfterSeconds * 1000) return;
     if (await this.repository.disable(after.tenantId, after.id, after.failingSince, disabledReason(after.failingSince, error), at)) {
-      this.logger.warn(`webhook ${after.id} (${hostOf(after.url)}) of tenant ${after.tenantId} disabled: failing since ${after.failingSince.toISOString()}`);
+      this.logger.warn(
+        `webhook ${after.id} (${hostOf(after.url)}) of tenant ${after.tenantId} disabled: failing since ${after.failingSince.toISOString()}`,
+      );
     }
   }
 }

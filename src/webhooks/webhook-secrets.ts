@@ -21,7 +21,12 @@ export class WebhookSecrets {
   ) {}
 
   /** `plaintext` sealed under the tenant's current data key; `keyVersion` is for the write's fence. */
-  async seal(tenantId: string, webhookId: string, field: WebhookSecretLocation['field'], plaintext: string): Promise<{ envelope: string; keyVersion: number }> {
+  async seal(
+    tenantId: string,
+    webhookId: string,
+    field: WebhookSecretLocation['field'],
+    plaintext: string,
+  ): Promise<{ envelope: string; keyVersion: number }> {
     const { version, key } = await this.tenantKeys.current(tenantId);
     return { envelope: encryptSecret(key, version, { tenantId, webhookId, field }, plaintext), keyVersion: version };
   }
@@ -57,9 +62,24 @@ export class WebhookSecrets {
         const previous =
           row.previousSecret === null
             ? null
-            : (await this.seal(tenantId, row.id, 'previous-secret', await this.open(tenantId, row.id, 'previous-secret', row.previousSecret))).envelope;
+            : (
+                await this.seal(
+                  tenantId,
+                  row.id,
+                  'previous-secret',
+                  await this.open(tenantId, row.id, 'previous-secret', row.previousSecret),
+                )
+              ).envelope;
         const changes = { secret: secret.envelope, previousSecret: previous, previousSecretExpiresAt: row.previousSecretExpiresAt };
-        if (await this.repository.replaceSecrets(tenantId, row.id, row.secret, changes, this.tenantKeys.writeFence(tenantId, secret.keyVersion))) {
+        if (
+          await this.repository.replaceSecrets(
+            tenantId,
+            row.id,
+            row.secret,
+            changes,
+            this.tenantKeys.writeFence(tenantId, secret.keyVersion),
+          )
+        ) {
           reencrypted++;
           break;
         }

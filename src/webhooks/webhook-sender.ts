@@ -151,7 +151,10 @@ function describeError(error: NodeJS.ErrnoException): string {
   if (/is not allowed/i.test(error.message)) {
     // request-filtering-agent says `DNS lookup <address>(family:…, host:…) is not allowed…`.
     const address = /lookup ([0-9a-f.:]+)\(/i.exec(error.message)?.[1];
-    return `refused to connect to ${address ?? 'the address'}: a loopback, private or link-local address (WEBHOOK_ALLOW_PRIVATE=true allows it)`.slice(0, 300);
+    return `refused to connect to ${address ?? 'the address'}: a loopback, private or link-local address (WEBHOOK_ALLOW_PRIVATE=true allows it)`.slice(
+      0,
+      300,
+    );
   }
   if (error.code !== undefined) return `connection failed (${error.code})`;
   return 'connection failed';

@@ -1,10 +1,18 @@
 import { hostOf, isNonPublicAddress, urlProblem } from './webhook-url';
 
 describe('webhook URL rules', () => {
-  it.each(['127.0.0.1', '127.8.9.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1'])(
-    'refuses the IPv4 address %s',
-    (address) => expect(isNonPublicAddress(address)).toBe(true),
-  );
+  it.each([
+    '127.0.0.1',
+    '127.8.9.1',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '224.0.0.1',
+  ])('refuses the IPv4 address %s', (address) => expect(isNonPublicAddress(address)).toBe(true));
 
   it.each(['::1', '::', 'fe80::1', 'fd00::1', 'fc12:3456::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '::ffff:a9fe:a9fe', 'ff02::1'])(
     'refuses the IPv6 address %s',

@@ -18,7 +18,8 @@ export function urlProblem(value: string, allowPrivate: boolean): string | undef
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return `url must use http or https (got '${url.protocol.slice(0, 20)}')`;
   // Said without echoing the value: it may be a password.
-  if (url.username !== '' || url.password !== '') return 'url must not hold a user name or password; authenticate the request with its signature';
+  if (url.username !== '' || url.password !== '')
+    return 'url must not hold a user name or password; authenticate the request with its signature';
   if (url.hash !== '') return 'url must not have a fragment';
   if (!allowPrivate) {
     const host = url.hostname.replace(/^\[|\]$/g, '');

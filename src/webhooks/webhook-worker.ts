@@ -30,7 +30,10 @@ export class WebhookWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   onApplicationBootstrap(): void {
     if (!this.config.webhooks.delivery) return;
-    this.scheduler.addInterval(INTERVAL_NAME, setInterval(() => this.tick(), this.config.webhooks.tickMs));
+    this.scheduler.addInterval(
+      INTERVAL_NAME,
+      setInterval(() => this.tick(), this.config.webhooks.tickMs),
+    );
   }
 
   /** One tick: claims what fits beside the deliveries in flight and starts them. Skipped while the previous claim runs. */
@@ -61,7 +64,9 @@ export class WebhookWorker implements OnApplicationBootstrap, OnModuleDestroy {
       }
       const run: Promise<void> = this.deliveries
         .attempt(delivery, lease, this.stopping.signal)
-        .catch((error: unknown) => this.logger.warn(`webhook delivery ${delivery.eventId} failed unexpectedly: ${(error as Error).message}`))
+        .catch((error: unknown) =>
+          this.logger.warn(`webhook delivery ${delivery.eventId} failed unexpectedly: ${(error as Error).message}`),
+        )
         .finally(() => this.inFlight.delete(run));
       this.inFlight.add(run);
     }

@@ -61,7 +61,18 @@ export class WebhooksController {
   })
   @ApiErrors(
     {
-      400: [E.badIid, ERR.badUrl, E.scheme, E.credentials, E.privateAddress, E.unknownEvent, E.missingEvents, E.unknownField, ERR.malformedJson, ERR.emptyBody],
+      400: [
+        E.badIid,
+        ERR.badUrl,
+        E.scheme,
+        E.credentials,
+        E.privateAddress,
+        E.unknownEvent,
+        E.missingEvents,
+        E.unknownField,
+        ERR.malformedJson,
+        ERR.emptyBody,
+      ],
       403: [E.webhooksWrite, ERR.foreignTenant],
       404: [E.tenant],
       ...BODY_ERRORS,
@@ -86,7 +97,11 @@ export class WebhooksController {
     { 400: [E.badIid, ERR.badUrl, ERR.badPage], 403: [E.webhooksRead, ERR.foreignTenant], 404: [E.tenant] },
     { descriptions: { 403: READ_FORBIDDEN } },
   )
-  async list(@Param('iid') iid: string, @Page() page: PageQuery, @Res({ passthrough: true }) reply: FastifyReply): Promise<WebhookResponse[]> {
+  async list(
+    @Param('iid') iid: string,
+    @Page() page: PageQuery,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<WebhookResponse[]> {
     const { items, total } = await this.webhooks.list(iid, page.limit, page.offset);
     reply.header('x-total-count', String(total));
     return items;
@@ -114,7 +129,18 @@ export class WebhooksController {
   @ApiResponse({ status: 200, description: 'The webhook as changed', type: WebhookResponse, headers: responseHeaders() })
   @ApiErrors(
     {
-      400: [E.badIid, ERR.badUrl, E.badId, E.scheme, E.credentials, E.privateAddress, E.unknownEvent, E.unknownField, ERR.malformedJson, ERR.emptyBody],
+      400: [
+        E.badIid,
+        ERR.badUrl,
+        E.badId,
+        E.scheme,
+        E.credentials,
+        E.privateAddress,
+        E.unknownEvent,
+        E.unknownField,
+        ERR.malformedJson,
+        ERR.emptyBody,
+      ],
       403: [E.webhooksWrite, ERR.foreignTenant],
       404: [E.tenant, E.webhook],
       ...BODY_ERRORS,
@@ -157,7 +183,12 @@ export class WebhooksController {
       '`webhook-signature` then carries two space-separated `v1,` signatures, so the receiver can switch at its own pace.',
   })
   @ApiParam(WEBHOOK_ID)
-  @ApiResponse({ status: 200, description: 'The webhook with its new secret', type: WebhookWithSecretResponse, headers: responseHeaders('Cache-Control') })
+  @ApiResponse({
+    status: 200,
+    description: 'The webhook with its new secret',
+    type: WebhookWithSecretResponse,
+    headers: responseHeaders('Cache-Control'),
+  })
   @ApiErrors(
     {
       400: [E.badIid, ERR.badUrl, E.badId, ERR.malformedJson, ERR.emptyBody],
@@ -167,7 +198,11 @@ export class WebhooksController {
     },
     { descriptions: { 403: WRITE_FORBIDDEN }, audited: 'change' },
   )
-  rotateSecret(@Param('iid') iid: string, @Param('id', ResourceIdPipe) id: string, @Actor() actor: RequestActor): Promise<WebhookWithSecretResponse> {
+  rotateSecret(
+    @Param('iid') iid: string,
+    @Param('id', ResourceIdPipe) id: string,
+    @Actor() actor: RequestActor,
+  ): Promise<WebhookWithSecretResponse> {
     return this.webhooks.rotateSecret(iid, id, actor);
   }
 
@@ -178,7 +213,12 @@ export class WebhooksController {
     description: 'Signed and sent like every delivery (same checks, timeout, no redirects); nothing is stored or retried.',
   })
   @ApiParam(WEBHOOK_ID)
-  @ApiResponse({ status: 200, description: 'The attempt: `ok` when it answered 2xx', type: WebhookTestResponse, headers: responseHeaders() })
+  @ApiResponse({
+    status: 200,
+    description: 'The attempt: `ok` when it answered 2xx',
+    type: WebhookTestResponse,
+    headers: responseHeaders(),
+  })
   @ApiErrors(
     {
       400: [E.badIid, ERR.badUrl, E.badId, ERR.malformedJson, ERR.emptyBody],
@@ -228,7 +268,12 @@ export class WebhooksController {
   })
   @ApiParam(WEBHOOK_ID)
   @ApiParam(DELIVERY_ID)
-  @ApiResponse({ status: 202, description: 'Queued; the delivery as it now stands', type: WebhookDeliveryResponse, headers: responseHeaders() })
+  @ApiResponse({
+    status: 202,
+    description: 'Queued; the delivery as it now stands',
+    type: WebhookDeliveryResponse,
+    headers: responseHeaders(),
+  })
   @ApiErrors(
     {
       400: [E.badIid, ERR.badUrl, E.badId, E.badDeliveryId, ERR.malformedJson, ERR.emptyBody],

@@ -1,4 +1,9 @@
-import { TenantNotFoundError, ValidationFailedError, WebhookDeliveryNotFoundError, WebhookNotFoundError } from '../common/errors/domain-errors';
+import {
+  TenantNotFoundError,
+  ValidationFailedError,
+  WebhookDeliveryNotFoundError,
+  WebhookNotFoundError,
+} from '../common/errors/domain-errors';
 import { ERR, exampleOf, type ErrorExample } from '../common/openapi';
 import { WEBHOOK_EVENT_TYPES } from './webhook-events';
 import { urlProblem } from './webhook-url';
@@ -43,6 +48,8 @@ export const WEBHOOK_ERRORS = {
   ),
   unknownField: exampleOf(
     'unknown field',
-    new ValidationFailedError('Validation failed (unknown field: secret)', [{ field: 'secret', message: 'property secret should not exist' }]),
+    new ValidationFailedError('Validation failed (unknown field: secret)', [
+      { field: 'secret', message: 'property secret should not exist' },
+    ]),
   ),
 } satisfies Record<string, ErrorExample>;

@@ -58,7 +58,9 @@ export class WebhooksRepository {
 
   page(tenantId: string, limit: number, offset: number): Promise<[WebhookEntity[], number]> {
     return this.db.run((manager) =>
-      manager.withRepository(this.webhooks).findAndCount({ where: { tenantId }, order: { createdAt: 'ASC', id: 'ASC' }, take: limit, skip: offset }),
+      manager
+        .withRepository(this.webhooks)
+        .findAndCount({ where: { tenantId }, order: { createdAt: 'ASC', id: 'ASC' }, take: limit, skip: offset }),
     );
   }
 
@@ -122,7 +124,11 @@ export class WebhooksRepository {
         .groupBy('w.tenant_id')
         .getRawMany<{ tenantId: string; webhooks: string | number; previous: string | number }>(),
     );
-    return rows.map((row) => ({ tenantId: row.tenantId, webhooks: Number(row.webhooks), secrets: Number(row.webhooks) + Number(row.previous) }));
+    return rows.map((row) => ({
+      tenantId: row.tenantId,
+      webhooks: Number(row.webhooks),
+      secrets: Number(row.webhooks) + Number(row.previous),
+    }));
   }
 
   /** Marks a success: the endpoint is no longer failing. */

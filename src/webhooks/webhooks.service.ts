@@ -1,12 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
-import { TenantNotFoundError, ValidationFailedError, WebhookDeliveryNotFoundError, WebhookNotFoundError } from '../common/errors/domain-errors';
+import {
+  TenantNotFoundError,
+  ValidationFailedError,
+  WebhookDeliveryNotFoundError,
+  WebhookNotFoundError,
+} from '../common/errors/domain-errors';
 import type { RequestActor } from '../common/request-actor';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { DatabaseService } from '../database/database.service';
 import { TenantKeysService } from '../tenants/tenant-keys.service';
 import { TenantsService } from '../tenants/tenants.service';
-import type { CreateWebhookDto, UpdateWebhookDto, WebhookDeliveryResponse, WebhookResponse, WebhookTestResponse, WebhookWithSecretResponse } from './dto/webhook.dto';
+import type {
+  CreateWebhookDto,
+  UpdateWebhookDto,
+  WebhookDeliveryResponse,
+  WebhookResponse,
+  WebhookTestResponse,
+  WebhookWithSecretResponse,
+} from './dto/webhook.dto';
 import { eventMask, eventsOfMask } from './event-mask';
 import type { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookDeliveryService } from './webhook-delivery.service';
@@ -127,7 +139,10 @@ export class WebhooksService {
     }
     if (dto.enabled === true && !current.enabled) Object.assign(changes, { enabled: true, disabledReason: null, failingSince: null });
     if (dto.enabled === false && current.enabled) {
-      Object.assign(changes, { enabled: false, disabledReason: 'Disabled with PATCH {"enabled": false}; re-enable with PATCH {"enabled": true}' });
+      Object.assign(changes, {
+        enabled: false,
+        disabledReason: 'Disabled with PATCH {"enabled": false}; re-enable with PATCH {"enabled": true}',
+      });
     }
     await this.db.transaction(async (tx) => {
       if (!(await this.repository.update(tenantId, id, changes, tx))) throw new WebhookNotFoundError(tenantId, id);
@@ -184,10 +199,21 @@ export class WebhooksService {
     const eventId = newEventId();
     const body = JSON.stringify({ type: 'webhook.test', timestamp: new Date().toISOString(), data: { tenant: tenantId, webhook: id } });
     const result = await this.deliveries.sendNow(webhook, eventId, body);
-    return { ok: result.ok, 'status-code': result.statusCode, error: result.error, 'webhook-id': eventId, 'duration-ms': result.durationMs };
+    return {
+      ok: result.ok,
+      'status-code': result.statusCode,
+      error: result.error,
+      'webhook-id': eventId,
+      'duration-ms': result.durationMs,
+    };
   }
 
-  async listDeliveries(tenantId: string, id: string, limit: number, offset: number): Promise<{ items: WebhookDeliveryResponse[]; total: number }> {
+  async listDeliveries(
+    tenantId: string,
+    id: string,
+    limit: number,
+    offset: number,
+  ): Promise<{ items: WebhookDeliveryResponse[]; total: number }> {
     await this.find(tenantId, id);
     const [rows, total] = await this.repository.deliveriesPage(tenantId, id, limit, offset);
     return { items: rows.map(toDeliveryResponse), total };

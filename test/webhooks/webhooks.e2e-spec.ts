@@ -78,10 +78,16 @@ describe('Webhooks (issue 15)', () => {
       secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
     });
     const { id, secret } = created.body as { id: string; secret: string };
-    const one = await t.http().get(`/tenants/${tenant}/webhooks/${id}`).set(...admin);
+    const one = await t
+      .http()
+      .get(`/tenants/${tenant}/webhooks/${id}`)
+      .set(...admin);
     expect(one.status).toBe(200);
     expect(one.body).not.toHaveProperty('secret');
-    const list = await t.http().get(`/tenants/${tenant}/webhooks`).set(...admin);
+    const list = await t
+      .http()
+      .get(`/tenants/${tenant}/webhooks`)
+      .set(...admin);
     expect(list.status).toBe(200);
     expect(list.headers['x-total-count']).toBe('1');
     expect(list.body).toEqual([one.body]);
@@ -110,7 +116,14 @@ describe('Webhooks (issue 15)', () => {
       expect((response.body as { details: { field: string }[] }).details.map((d) => d.field)).toContain(field);
       expect(JSON.stringify(response.body)).not.toContain('pass@');
     }
-    expect((await t.http().get(`/tenants/${tenant}/webhooks`).set(...admin)).headers['x-total-count']).toBe('0');
+    expect(
+      (
+        await t
+          .http()
+          .get(`/tenants/${tenant}/webhooks`)
+          .set(...admin)
+      ).headers['x-total-count'],
+    ).toBe('0');
   });
 
   it('asks webhooks:write to manage and webhooks:read (or write) to read', async () => {
@@ -118,25 +131,66 @@ describe('Webhooks (issue 15)', () => {
     const { id } = (await create(tenant)).body as { id: string };
     const reader = bearer(token({ scope: 'webhooks:read', tenants: [tenant] }));
     const writer = bearer(token({ scope: 'webhooks:write', tenants: [tenant] }));
-    expect((await t.http().get(`/tenants/${tenant}/webhooks/${id}`).set(...reader)).status).toBe(200);
-    expect((await t.http().get(`/tenants/${tenant}/webhooks/${id}/deliveries`).set(...writer)).status).toBe(200);
-    const refused = await t.http().patch(`/tenants/${tenant}/webhooks/${id}`).set(...reader).send({ description: 'x' });
+    expect(
+      (
+        await t
+          .http()
+          .get(`/tenants/${tenant}/webhooks/${id}`)
+          .set(...reader)
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await t
+          .http()
+          .get(`/tenants/${tenant}/webhooks/${id}/deliveries`)
+          .set(...writer)
+      ).status,
+    ).toBe(200);
+    const refused = await t
+      .http()
+      .patch(`/tenants/${tenant}/webhooks/${id}`)
+      .set(...reader)
+      .send({ description: 'x' });
     expect(refused.status).toBe(403);
     expect(refused.body.error).toBe("This token lacks the scope 'webhooks:write'");
-    expect((await t.http().get(`/tenants/${tenant}/webhooks`).set(...bearer(token({ scope: 'integrations:read', tenants: [tenant] })))).status).toBe(403);
+    expect(
+      (
+        await t
+          .http()
+          .get(`/tenants/${tenant}/webhooks`)
+          .set(...bearer(token({ scope: 'integrations:read', tenants: [tenant] })))
+      ).status,
+    ).toBe(403);
   });
 
   it('PATCHes, deletes (204, then 404) and audits both', async () => {
     const tenant = await createTenant(t);
     const { id } = (await create(tenant)).body as { id: string };
-    const patched = await t.http().patch(`/tenants/${tenant}/webhooks/${id}`).set(...admin).send({ events: ['tenant.keys.rotated'], description: 'keys' });
+    const patched = await t
+      .http()
+      .patch(`/tenants/${tenant}/webhooks/${id}`)
+      .set(...admin)
+      .send({ events: ['tenant.keys.rotated'], description: 'keys' });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ events: ['tenant.keys.rotated'], description: 'keys' });
-    expect((await t.http().delete(`/tenants/${tenant}/webhooks/${id}`).set(...admin)).status).toBe(204);
-    const gone = await t.http().get(`/tenants/${tenant}/webhooks/${id}`).set(...admin);
+    expect(
+      (
+        await t
+          .http()
+          .delete(`/tenants/${tenant}/webhooks/${id}`)
+          .set(...admin)
+      ).status,
+    ).toBe(204);
+    const gone = await t
+      .http()
+      .get(`/tenants/${tenant}/webhooks/${id}`)
+      .set(...admin);
     expect(gone.status).toBe(404);
     expect(gone.body.error).toBe(`Webhook '${id}' does not exist in tenant '${tenant}'`);
-    const actions = (await t.db.query<{ action: string }>('SELECT action FROM audit_events WHERE tenant_id = ?', [tenant])).map((r) => r.action);
+    const actions = (await t.db.query<{ action: string }>('SELECT action FROM audit_events WHERE tenant_id = ?', [tenant])).map(
+      (r) => r.action,
+    );
     expect(actions).toEqual(expect.arrayContaining(['webhook.create', 'webhook.update', 'webhook.delete']));
   });
 
@@ -165,7 +219,10 @@ describe('Webhooks (issue 15)', () => {
     receiver.status = 500;
     for (let i = 0; i < 3; i++) await emit(t, event(tenant, `i-${i}`));
     await waitFor(() => receiver.received.length >= 6, 8000, 'failed attempts');
-    const failing = await t.http().get(`/tenants/${tenant}/webhooks/${id}`).set(...admin);
+    const failing = await t
+      .http()
+      .get(`/tenants/${tenant}/webhooks/${id}`)
+      .set(...admin);
     expect(failing.body['failing-since']).toEqual(expect.any(String));
     receiver.status = 200;
     await waitFor(() => receiver.acceptedIds().length >= 3, 15000, 'the deliveries after recovery');
@@ -176,9 +233,15 @@ describe('Webhooks (issue 15)', () => {
     for (const request of receiver.received) expect(() => WebhookReceiver.verify(secret, request)).not.toThrow();
     // The same webhook-id on every attempt of one event.
     expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(3);
-    const healthy = await t.http().get(`/tenants/${tenant}/webhooks/${id}`).set(...admin);
+    const healthy = await t
+      .http()
+      .get(`/tenants/${tenant}/webhooks/${id}`)
+      .set(...admin);
     expect(healthy.body['failing-since']).toBeNull();
-    const deliveries = await t.http().get(`/tenants/${tenant}/webhooks/${id}/deliveries`).set(...admin);
+    const deliveries = await t
+      .http()
+      .get(`/tenants/${tenant}/webhooks/${id}/deliveries`)
+      .set(...admin);
     expect(deliveries.status).toBe(200);
     expect(deliveries.body).toHaveLength(3);
     for (const delivery of deliveries.body as { status: string; attempts: number; 'last-status-code': number }[]) {
@@ -191,7 +254,10 @@ describe('Webhooks (issue 15)', () => {
     const tenant = await createTenant(t);
     const { id } = (await create(tenant)).body as { id: string };
     receiver.status = 302;
-    const tested = await t.http().post(`/tenants/${tenant}/webhooks/${id}/test`).set(...admin);
+    const tested = await t
+      .http()
+      .post(`/tenants/${tenant}/webhooks/${id}/test`)
+      .set(...admin);
     expect(tested.status).toBe(200);
     expect(tested.body).toMatchObject({ ok: false, 'status-code': 302, error: expect.stringContaining('redirects are not followed') });
     expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([tested.body['webhook-id']]);
@@ -199,7 +265,10 @@ describe('Webhooks (issue 15)', () => {
 
     await emit(t, event(tenant));
     await waitFor(() => receiver.received.length >= 2, 8000, 'the first attempt');
-    const listed = await t.http().get(`/tenants/${tenant}/webhooks/${id}/deliveries`).set(...admin);
+    const listed = await t
+      .http()
+      .get(`/tenants/${tenant}/webhooks/${id}/deliveries`)
+      .set(...admin);
     expect(listed.body[0]).toMatchObject({ status: 'pending', 'last-status-code': 302, 'event-type': 'integration.verification.failed' });
     const deliveryId = listed.body[0].id as string;
     // Only /hooks was asked: the redirect's target never was.
@@ -207,20 +276,31 @@ describe('Webhooks (issue 15)', () => {
 
     receiver.status = 200;
     await waitFor(() => receiver.acceptedIds().includes(deliveryId), 8000, 'delivery');
-    const again = await t.http().post(`/tenants/${tenant}/webhooks/${id}/deliveries/${deliveryId}/redeliver`).set(...admin);
+    const again = await t
+      .http()
+      .post(`/tenants/${tenant}/webhooks/${id}/deliveries/${deliveryId}/redeliver`)
+      .set(...admin);
     expect(again.status).toBe(202);
     expect(again.body).toMatchObject({ id: deliveryId, status: 'pending' });
     await waitFor(() => receiver.acceptedIds().filter((x) => x === deliveryId).length === 2, 8000, 'the redelivery');
-    const missing = await t.http().post(`/tenants/${tenant}/webhooks/${id}/deliveries/evt_000000000000000000000000/redeliver`).set(...admin);
+    const missing = await t
+      .http()
+      .post(`/tenants/${tenant}/webhooks/${id}/deliveries/evt_000000000000000000000000/redeliver`)
+      .set(...admin);
     expect(missing.status).toBe(404);
-    const actions = (await t.db.query<{ action: string }>('SELECT action FROM audit_events WHERE tenant_id = ?', [tenant])).map((r) => r.action);
+    const actions = (await t.db.query<{ action: string }>('SELECT action FROM audit_events WHERE tenant_id = ?', [tenant])).map(
+      (r) => r.action,
+    );
     expect(actions).toContain('webhook.redeliver');
   });
 
   it('rotates the secret: during the overlap both the old and the new secret verify', async () => {
     const tenant = await createTenant(t);
     const { id, secret: old } = (await create(tenant)).body as { id: string; secret: string };
-    const rotated = await t.http().post(`/tenants/${tenant}/webhooks/${id}/rotate-secret`).set(...admin);
+    const rotated = await t
+      .http()
+      .post(`/tenants/${tenant}/webhooks/${id}/rotate-secret`)
+      .set(...admin);
     expect(rotated.status).toBe(200);
     const fresh = rotated.body.secret as string;
     expect(fresh).not.toBe(old);
@@ -242,7 +322,14 @@ describe('Webhooks (issue 15)', () => {
     await create(tenant);
     receiver.status = 500;
     await emit(t, event(tenant));
-    expect((await t.http().delete(`/tenants/${tenant}`).set(...admin)).status).toBe(204);
+    expect(
+      (
+        await t
+          .http()
+          .delete(`/tenants/${tenant}`)
+          .set(...admin)
+      ).status,
+    ).toBe(204);
     expect(await t.db.query('SELECT id FROM webhooks WHERE tenant_id = ?', [tenant])).toEqual([]);
     expect(await t.db.query('SELECT event_id FROM webhook_deliveries WHERE tenant_id = ?', [tenant])).toEqual([]);
   });
@@ -262,18 +349,41 @@ describe('Webhooks: disabling and restarts (issue 15)', () => {
     try {
       const tenant = await createTenant(t);
       const { id } = (
-        await t.http().post(`/tenants/${tenant}/webhooks`).set(...admin).send({ url: receiver.url, events: ['integration.created'] })
+        await t
+          .http()
+          .post(`/tenants/${tenant}/webhooks`)
+          .set(...admin)
+          .send({ url: receiver.url, events: ['integration.created'] })
       ).body as { id: string };
       receiver.status = 503;
       await emit(t, { ...event(tenant), type: 'integration.created' });
-      await waitFor(async () => (await t.http().get(`/tenants/${tenant}/webhooks/${id}`).set(...admin)).body.enabled === false, 10000, 'disabling');
-      const disabled = await t.http().get(`/tenants/${tenant}/webhooks/${id}`).set(...admin);
-      expect(disabled.body['disabled-reason']).toMatch(/answered 503.*re-enable with PATCH \{"enabled": true\} once the endpoint answers 2xx/);
+      await waitFor(
+        async () =>
+          (
+            await t
+              .http()
+              .get(`/tenants/${tenant}/webhooks/${id}`)
+              .set(...admin)
+          ).body.enabled === false,
+        10000,
+        'disabling',
+      );
+      const disabled = await t
+        .http()
+        .get(`/tenants/${tenant}/webhooks/${id}`)
+        .set(...admin);
+      expect(disabled.body['disabled-reason']).toMatch(
+        /answered 503.*re-enable with PATCH \{"enabled": true\} once the endpoint answers 2xx/,
+      );
       const attempts = receiver.received.length;
       await new Promise((resolve) => setTimeout(resolve, 600));
       expect(receiver.received.length).toBe(attempts); // nothing is sent to a disabled endpoint
       receiver.status = 200;
-      const enabled = await t.http().patch(`/tenants/${tenant}/webhooks/${id}`).set(...admin).send({ enabled: true });
+      const enabled = await t
+        .http()
+        .patch(`/tenants/${tenant}/webhooks/${id}`)
+        .set(...admin)
+        .send({ enabled: true });
       expect(enabled.body).toMatchObject({ enabled: true, 'disabled-reason': null, 'failing-since': null });
       await waitFor(() => receiver.acceptedIds().length === 1, 8000, 'the waiting delivery');
     } finally {
@@ -290,7 +400,11 @@ describe('Webhooks: disabling and restarts (issue 15)', () => {
     const first = await startTestApp({ ...FAST, ...shared, WEBHOOK_DELIVERY: 'off' });
     const tenant = await createTenant(first);
     const { secret } = (
-      await first.http().post(`/tenants/${tenant}/webhooks`).set(...admin).send({ url: receiver.url, events: ['integration.updated'] })
+      await first
+        .http()
+        .post(`/tenants/${tenant}/webhooks`)
+        .set(...admin)
+        .send({ url: receiver.url, events: ['integration.updated'] })
     ).body as { secret: string };
     for (let i = 0; i < 20; i++) await emit(first, { ...event(tenant, `n-${i}`), type: 'integration.updated' });
     await first.app.close();

@@ -41,7 +41,13 @@ export class Webhooks1797379200000 implements MigrationInterface {
           timestampColumn(queryRunner, 'updated_at'),
         ],
         foreignKeys: [
-          { name: 'fk_webhooks_tenant', columnNames: ['tenant_id'], referencedTableName: 'tenants', referencedColumnNames: ['id'], onDelete: 'CASCADE' },
+          {
+            name: 'fk_webhooks_tenant',
+            columnNames: ['tenant_id'],
+            referencedTableName: 'tenants',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          },
         ],
       }),
     );

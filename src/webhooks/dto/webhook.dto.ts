@@ -26,13 +26,21 @@ export class CreateWebhookDto {
   @ArrayNotEmpty()
   @ArrayMaxSize(WEBHOOK_EVENT_TYPES.length)
   @IsIn(WEBHOOK_EVENT_TYPES, { each: true, message: `each value in events must be one of ${WEBHOOK_EVENT_TYPES.join(', ')}` })
-  @ApiProperty({ ...EVENTS_SCHEMA, example: ['integration.verification.failed', 'integration.verification.recovered'], description: EVENTS_DESCRIPTION })
+  @ApiProperty({
+    ...EVENTS_SCHEMA,
+    example: ['integration.verification.failed', 'integration.verification.recovered'],
+    description: EVENTS_DESCRIPTION,
+  })
   events!: WebhookEventType[];
 
   @IsOptional()
   @IsString()
   @MaxLength(500)
-  @ApiPropertyOptional({ example: 'Pager on credential failures', maxLength: 500, description: 'What the endpoint is, for people (empty when left out)' })
+  @ApiPropertyOptional({
+    example: 'Pager on credential failures',
+    maxLength: 500,
+    description: 'What the endpoint is, for people (empty when left out)',
+  })
   description?: string;
 }
 
@@ -81,7 +89,10 @@ export class WebhookResponse {
   @ApiProperty({ example: 'Pager on credential failures' })
   description!: string;
 
-  @ApiProperty({ example: true, description: 'false when disabled, by PATCH or after failing for WEBHOOK_DISABLE_AFTER (3 days by default)' })
+  @ApiProperty({
+    example: true,
+    description: 'false when disabled, by PATCH or after failing for WEBHOOK_DISABLE_AFTER (3 days by default)',
+  })
   enabled!: boolean;
 
   @ApiProperty({
@@ -132,7 +143,11 @@ export class WebhookWithSecretResponse extends WebhookResponse {
 
 /** One event for one endpoint. */
 export class WebhookDeliveryResponse {
-  @ApiProperty({ pattern: EVENT_ID_PATTERN, example: 'evt_0f1e2d3c4b5a69788796a5b4', description: 'The event id: the `webhook-id` header of every attempt' })
+  @ApiProperty({
+    pattern: EVENT_ID_PATTERN,
+    example: 'evt_0f1e2d3c4b5a69788796a5b4',
+    description: 'The event id: the `webhook-id` header of every attempt',
+  })
   id!: string;
 
   @ApiProperty({ name: 'event-type', example: 'integration.verification.failed' })
@@ -144,7 +159,13 @@ export class WebhookDeliveryResponse {
   @ApiProperty({ minimum: 0, example: 1 })
   attempts!: number;
 
-  @ApiProperty({ name: 'last-status-code', type: Number, nullable: true, example: 200, description: 'null when the last attempt got no answer' })
+  @ApiProperty({
+    name: 'last-status-code',
+    type: Number,
+    nullable: true,
+    example: 200,
+    description: 'null when the last attempt got no answer',
+  })
   'last-status-code'!: number | null;
 
   @ApiProperty({ name: 'last-error', type: String, nullable: true, example: null, description: 'Why the last attempt failed' })
@@ -181,7 +202,12 @@ export class WebhookTestResponse {
   @ApiProperty({ type: String, nullable: true, example: null, description: 'Why it failed' })
   error!: string | null;
 
-  @ApiProperty({ name: 'webhook-id', pattern: EVENT_ID_PATTERN, example: 'evt_0f1e2d3c4b5a69788796a5b4', description: 'The `webhook-id` it was sent with' })
+  @ApiProperty({
+    name: 'webhook-id',
+    pattern: EVENT_ID_PATTERN,
+    example: 'evt_0f1e2d3c4b5a69788796a5b4',
+    description: 'The `webhook-id` it was sent with',
+  })
   'webhook-id'!: string;
 
   @ApiProperty({ name: 'duration-ms', minimum: 0, example: 42 })

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
 import { HostileInputPipe } from '../common/pipes/hostile-input.pipe';
 import { TenantsModule } from '../tenants/tenants.module';
+import { WebhooksModule } from '../webhooks/webhooks.module';
 import { HistoryPruner } from './history/history-pruner';
 import { IntegrationVersionEntity } from './history/integration-version.entity';
 import { VersionsController } from './history/versions.controller';
@@ -20,7 +21,7 @@ import { VerificationController } from './verification/verification.controller';
 import { VerificationService } from './verification/verification.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([IntegrationEntity, IntegrationVersionEntity]), TenantsModule, AuditModule],
+  imports: [TypeOrmModule.forFeature([IntegrationEntity, IntegrationVersionEntity]), TenantsModule, AuditModule, WebhooksModule],
   controllers: [IntegrationsController, IntegrationTypesController, VerificationController, VersionsController],
   providers: [
     HostileInputPipe,

@@ -25,6 +25,7 @@ import { type CurrentIntegration, IntegrationsRepository } from './integrations.
 import { IntegrationsService, WriteConflictError } from './integrations.service';
 import { type CredentialCheck, CredentialCheckService } from './verification/credential-check.service';
 import { findVendor } from './vendors/registry';
+import { type WebhookEvent, WebhookEventSink } from '../webhooks/webhook-events';
 
 const TENANT = 'acme';
 const KEY = randomBytes(32);
@@ -32,6 +33,7 @@ const KEY_VERSION = 3;
 /** The transaction the DatabaseService stand-in hands out: an audit event must be recorded in it. */
 const TX = { transaction: 'the write' };
 const audited: (AuditEvent & { inTransaction: boolean })[] = [];
+const emitted: (WebhookEvent & { inTransaction: boolean })[] = [];
 const ACTOR = { sub: 'svc-a', requestId: 'req-1', address: null, userAgent: null };
 
 /**
@@ -146,6 +148,7 @@ describe('IntegrationsService (module test, repository in memory)', () => {
     check = undefined;
     forgotten.length = 0;
     audited.length = 0;
+    emitted.length = 0;
     const config = {
       app: { requireIfMatch: options.requireIfMatch ?? false },
       history: { maxVersions: 20 },
@@ -181,6 +184,10 @@ describe('IntegrationsService (module test, repository in memory)', () => {
                 ),
               ),
           },
+        },
+        {
+          provide: WebhookEventSink,
+          useValue: { emit: (event: WebhookEvent, tx: unknown) => Promise.resolve(emitted.push({ ...event, inTransaction: tx === TX })) },
         },
         {
           provide: TenantsService,
@@ -402,6 +409,25 @@ describe('IntegrationsService (module test, repository in memory)', () => {
     await expect(service.get(TENANT, 'missing', { reveal: false, actor: ACTOR })).rejects.toBeInstanceOf(TenantNotFoundError);
   });
 
+  describe('webhook events', () => {
+    it('each write emits its event in its own transaction: created, updated, deleted, and created again by a restore', async () => {
+      await service.put(TENANT, twilio({ account: 'AC-1', password: 'p1' }), { reveal: false, actor: ACTOR });
+      await service.put(TENANT, twilio({ account: 'AC-2', password: '********' }), { reveal: false, actor: ACTOR });
+      await service.patch(TENANT, 'twilio', { account: 'AC-3' }, { reveal: false, actor: ACTOR });
+      await service.delete(TENANT, 'twilio', { actor: ACTOR });
+      await expect(service.patch(TENANT, 'twilio', { account: 'AC-4' }, { reveal: false, actor: ACTOR })).rejects.toThrow(
+        IntegrationNotFoundError,
+      );
+      expect(emitted.map((e) => [e.type, e.data.revision, e.inTransaction])).toEqual([
+        ['integration.created', 1, true],
+        ['integration.updated', 2, true],
+        ['integration.updated', 3, true],
+        ['integration.deleted', 4, true],
+      ]);
+      expect(emitted[0].data).toEqual({ tenant: TENANT, integration: 'twilio', 'integration-type': 'twilio', revision: 1 });
+    });
+  });
+
   describe('audit events', () => {
     const seen = () => audited.map((e) => [e.action, e.target, e.outcome, e.actor.sub, e.inTransaction]);
 
@@ -444,5 +470,4 @@ describe('IntegrationsService (module test, repository in memory)', () => {
       expect(seen()).toEqual([['integration.update', 'twilio', 200, 'svc-a', true]]);
     });
   });
-
 });

@@ -30,6 +30,7 @@ import { type CredentialCheck, CredentialCheckService } from './verification/cre
 import { IntegrationNotVerifiedError, type VerificationResult } from './verification/verification-result';
 import { findVendor, type Vendor } from './vendors/registry';
 import { etagOf, ifMatchAllows, SECRET_MASK, toWire, type IntegrationWire } from './wire-format';
+import { WebhookEventSink } from '../webhooks/webhook-events';
 
 export interface ReadOptions {
   /** Show secrets in plaintext (scope integrations:secrets) instead of the mask. */
@@ -185,6 +186,7 @@ export class IntegrationsService {
     private readonly validator: IntegrationBodyValidator,
     private readonly checker: CredentialCheckService,
     private readonly audit: AuditService,
+    private readonly webhookEvents: WebhookEventSink,
     @Inject(CONFIGURATION) config: Configuration,
   ) {
     this.requireIfMatch = config.app.requireIfMatch;
@@ -681,6 +683,16 @@ export class IntegrationsService {
         // The audit event last: its chain is held from the append until this transaction ends. An answer that
         // will show stored secrets in plaintext is also a secret read, recorded with the change (one INSERT).
         const change = { tenantId, actor, action: AUDITED_AS[action], target: integrationId, outcome: status };
+        // The webhook event before the audit append, which must come last; one INSERT … SELECT of the tenant's subscribers.
+        await this.webhookEvents.emit(
+          {
+            tenantId,
+            type: status === 201 ? 'integration.created' : status === 204 ? 'integration.deleted' : 'integration.updated',
+            data: { tenant: tenantId, integration: integrationId, 'integration-type': version.type, revision },
+            at: version.at,
+          },
+          tx,
+        );
         if (revealsStoredSecrets && this.audit.secretReadsRequired) {
           await this.audit.recordAll([change, { ...change, action: 'integration.secret-read', outcome: status }], tx);
         } else {

@@ -5,6 +5,7 @@ import { DomainError, TenantNotFoundError } from '../common/errors/domain-errors
 import type { RequestActor } from '../common/request-actor';
 import { type DataKey, DataKeyService } from '../crypto/data-key.service';
 import { DatabaseService } from '../database/database.service';
+import { WebhookEventSink } from '../webhooks/webhook-events';
 import { type TenantKeyState, TenantsRepository, type RotationFilter, type WriteFence } from './tenants.repository';
 
 /**
@@ -35,7 +36,8 @@ export class DataKeyVersionGoneError extends DomainError {
  * on N+1 from then on); `finishReplacement` forgets N.
  *
  * A re-wrap and the end of a replacement each commit with their audit event
- * in the tenant's chain (keys.rewrap, keys.replace).
+ * in the tenant's chain (keys.rewrap, keys.replace) and the webhook event
+ * tenant.keys.rotated.
  */
 @Injectable()
 export class TenantKeysService {
@@ -44,6 +46,7 @@ export class TenantKeysService {
     private readonly dataKeys: DataKeyService,
     private readonly db: DatabaseService,
     private readonly audit: AuditService,
+    private readonly webhookEvents: WebhookEventSink,
   ) {}
 
   /**
@@ -111,6 +114,7 @@ export class TenantKeysService {
     return this.db.transaction(async (tx) => {
       const change = { dataKeyWrapped: current.wrapped, previousDataKeyWrapped: previous, masterKeyId: current.masterKeyId };
       if (!(await this.repository.updateKeys(state, change, tx))) return false;
+      await this.emitRotated(tenantId, state.dataKeyVersion, tx);
       await this.audit.record({ tenantId, actor, action: 'keys.rewrap', target: `master-key:${current.masterKeyId}`, outcome: 200 }, tx);
       return true;
     });
@@ -147,9 +151,18 @@ export class TenantKeysService {
     if (state === null || state.dataKeyVersion !== version || state.previousDataKeyWrapped === null) return;
     await this.db.transaction(async (tx) => {
       if (!(await this.repository.updateKeys(state, { previousDataKeyWrapped: null }, tx))) return;
+      await this.emitRotated(tenantId, version, tx);
       await this.audit.record({ tenantId, actor, action: 'keys.replace', target: `data-key:v${version}`, outcome: 200 }, tx);
     });
     this.dataKeys.forget(tenantId);
+  }
+
+  /** tenant.keys.rotated, in the rotation step's own transaction (before its audit event, which comes last). */
+  private emitRotated(tenantId: string, dataKeyVersion: number, tx: EntityManager): Promise<void> {
+    return this.webhookEvents.emit(
+      { tenantId, type: 'tenant.keys.rotated', data: { tenant: tenantId, 'data-key-version': dataKeyVersion }, at: new Date() },
+      tx,
+    );
   }
 
   private async liveState(tenantId: string, tx?: EntityManager): Promise<TenantKeyState> {

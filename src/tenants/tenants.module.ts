@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { WebhookOutboxModule } from '../webhooks/webhook-outbox.module';
 import { AuditModule } from '../audit/audit.module';
 import { CryptoModule } from '../crypto/crypto.module';
 import { DeletedTenantEntity } from './deleted-tenant.entity';
@@ -10,7 +11,7 @@ import { TenantsRepository } from './tenants.repository';
 import { TenantsService } from './tenants.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([TenantEntity, DeletedTenantEntity]), CryptoModule, AuditModule],
+  imports: [TypeOrmModule.forFeature([TenantEntity, DeletedTenantEntity]), CryptoModule, AuditModule, WebhookOutboxModule],
   controllers: [TenantsController],
   providers: [TenantsRepository, TenantsService, TenantKeysService],
   exports: [TenantsService, TenantKeysService],

@@ -4,13 +4,11 @@ import { AuditModule } from '../audit/audit.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookDeliveryService } from './webhook-delivery.service';
-import { WebhookEventSink } from './webhook-events';
-import { WebhookOutbox } from './webhook-outbox';
+import { WebhookOutboxModule } from './webhook-outbox.module';
 import { WebhookSecrets } from './webhook-secrets';
 import { WebhookSender } from './webhook-sender';
 import { WebhookEntity } from './webhook.entity';
 import { WebhooksController } from './webhooks.controller';
-import { WebhooksRepository } from './webhooks.repository';
 import { WebhooksService } from './webhooks.service';
 
 /**
@@ -22,17 +20,9 @@ import { WebhooksService } from './webhooks.service';
  * contexts can use this module without sending anything.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([WebhookEntity, WebhookDeliveryEntity]), TenantsModule, AuditModule],
+  imports: [TypeOrmModule.forFeature([WebhookEntity, WebhookDeliveryEntity]), WebhookOutboxModule, TenantsModule, AuditModule],
   controllers: [WebhooksController],
-  providers: [
-    WebhooksRepository,
-    WebhooksService,
-    WebhookSecrets,
-    WebhookSender,
-    WebhookDeliveryService,
-    WebhookOutbox,
-    { provide: WebhookEventSink, useExisting: WebhookOutbox },
-  ],
-  exports: [WebhookEventSink, WebhookSecrets, WebhookDeliveryService],
+  providers: [WebhooksService, WebhookSecrets, WebhookSender, WebhookDeliveryService],
+  exports: [WebhookOutboxModule, WebhookSecrets, WebhookDeliveryService],
 })
 export class WebhooksModule {}

@@ -395,7 +395,7 @@ describe('Webhooks: disabling and restarts (issue 15)', () => {
     receiver.received.length = 0;
     receiver.status = 200;
     const dir = process.env.DATABASE_URL?.startsWith('mysql') ? undefined : join(tmpdir(), `hooks-${Date.now()}`);
-    const shared = dir === undefined ? {} : { DATABASE_URL: `sqlite:${dir}.sqlite` };
+    const shared: Record<string, string> = dir === undefined ? {} : { DATABASE_URL: `sqlite:${dir}.sqlite` };
     // Emitted by an instance that sends nothing, and closed before any delivery.
     const first = await startTestApp({ ...FAST, ...shared, WEBHOOK_DELIVERY: 'off' });
     const tenant = await createTenant(first);

@@ -43,6 +43,7 @@ export class TenantsService {
       masterKeyId: dataKey.masterKeyId,
       dataKeyVersion: 1,
       dataKeyCreatedAt: now,
+      verifyInterval: null,
       previousDataKeyWrapped: null,
       createdAt: now,
       updatedAt: now,

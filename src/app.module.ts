@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { AuditApiModule } from './audit/audit-api.module';
 import { AccessGuard } from './auth/access.guard';
@@ -17,6 +18,7 @@ import { KeyRingCheckModule } from './crypto/keys.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { IntegrationsModule } from './integrations/integrations.module';
+import { CredentialChecksModule } from './integrations/verification/scheduling/credential-checks.module';
 import { LoggingModule } from './logging/logging.module';
 import { TenantsModule } from './tenants/tenants.module';
 
@@ -38,6 +40,9 @@ export class AppModule {
         CryptoModule,
         TenantsModule,
         IntegrationsModule,
+        // Scheduled re-verification (issue 15): the HTTP service only, never the command line.
+        ScheduleModule.forRoot(),
+        CredentialChecksModule,
         ClientsModule,
         AuditApiModule,
         KeyRingCheckModule,

@@ -80,7 +80,7 @@ export class TenantsRepository {
   /** The tenant's settings as its transaction sees them (a locking read on MySQL, so two PATCHes of one tenant queue). */
   settingsOf(id: string, tx: EntityManager): Promise<Pick<TenantEntity, 'verifyInterval'> | null> {
     return this.db.within(tx, (manager) => {
-      const query = manager.withRepository(this.tenants).createQueryBuilder('t').select(['t.verifyInterval']).where('t.id = :id', { id });
+      const query = manager.withRepository(this.tenants).createQueryBuilder('t').select(['t.id', 't.verifyInterval']).where('t.id = :id', { id });
       // SQLite has one writer: its transactions queue already.
       if (this.db.engine === 'mysql') query.setLock('pessimistic_write');
       return query.getOne();
@@ -95,14 +95,23 @@ export class TenantsRepository {
    * one, not the reverse; one statement on the primary key's tenant prefix.
    */
   async rescheduleChecks(id: string, at: Date, tx: EntityManager): Promise<void> {
-    await this.db.within(tx, (manager) =>
-      manager
-        .createQueryBuilder()
-        .update('integrations')
-        .set({ check_due_at: at, check_lease_until: null })
-        .where('tenant_id = :id AND deleted_at IS NULL', { id })
-        .execute(),
+    const { driver } = this.db.dataSource;
+    // Named parameters through the driver, so the date is written the way each engine stores them.
+    const [sql, parameters] = driver.escapeQueryWithParameters(
+      `UPDATE ${driver.escape('integrations')} SET check_due_at = :at, check_lease_until = NULL WHERE tenant_id = :id AND deleted_at IS NULL`,
+      { at, id },
+      {},
     );
+    await this.db.within(tx, (manager) => manager.query(sql, parameters));
+  }
+
+  /** The verify-interval of each of these live tenants (absent: deleted). */
+  async verifyIntervals(ids: string[]): Promise<Map<string, number | null>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.run((manager) =>
+      manager.withRepository(this.tenants).find({ select: { id: true, verifyInterval: true }, where: { id: In(ids) } }),
+    );
+    return new Map(rows.map((row) => [row.id, row.verifyInterval]));
   }
 
   /** Whether a live tenant has scheduled checks on by its own setting (a lookup on idx_tenants_verify_interval). */

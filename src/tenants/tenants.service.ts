@@ -110,6 +110,11 @@ export class TenantsService {
     return this.get(id);
   }
 
+  /** Each live tenant's own verify-interval in seconds (null: the service's); deleted tenants are absent. */
+  verifyIntervals(ids: string[]): Promise<Map<string, number | null>> {
+    return this.repository.verifyIntervals(ids);
+  }
+
   /** Whether any live tenant has scheduled checks on by its own setting (the scheduler runs for them when VERIFY_INTERVAL is 0). */
   anyWithChecks(): Promise<boolean> {
     return this.repository.anyWithVerifyInterval();

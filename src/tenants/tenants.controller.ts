@@ -27,7 +27,7 @@ const E = {
   ),
   badInterval: exampleOf(
     'not a duration',
-    new ValidationFailedError(`Validation failed (missing or invalid: verify-interval)`, [{ field: 'verify-interval', message: INTERVAL_MESSAGE }]),
+    new ValidationFailedError(`Validation failed (verify-interval)`, [{ field: 'verify-interval', message: INTERVAL_MESSAGE }]),
   ),
   unknownField: exampleOf(
     'unknown field',

@@ -225,26 +225,32 @@ describe('Scheduled re-verification', () => {
     expect(again.body['checked-at']).not.toBe(ok.body['checked-at']);
   }, 60_000);
 
-  it("picks up an integration whose claim was left by an instance that died, once the lease ends", async () => {
+  it('picks up an integration whose claim was left by an instance that died, once the lease ends', async () => {
     const tenant = await createTenant(t, 'sched-lease');
+    // An hour, so that nothing but the dead claim brings it up during the test.
+    await t.http().patch(`/tenants/${tenant}`).set(...admin).send({ 'verify-interval': '1h' });
     const account = `ACdead${tenant.replace(/[^a-z0-9]/g, '')}`;
     expect((await save(t, tenant, 'twilio', { type: 'twilio', account, password: 'pw' })).status).toBe(201);
-    await until(MARGIN_MS, async () => calls(account).length, (n) => n > 0);
-    // What a claim by an instance killed mid-check leaves: due and leased until its lease ends, 3 s from now.
+    expect((await until(MARGIN_MS, () => state(t, tenant, 'twilio'), (r) => r.status === 200)).status).toBe(200);
+    // What an instance killed mid-check leaves: a last check older than the interval, and its claim (due and
+    // leased until the lease's end, 3 s from now) that nobody will complete.
     const leaseEnd = Date.now() + 3000;
-    await t.db.query('UPDATE integrations SET check_due_at = ?, check_lease_until = ? WHERE tenant_id = ? AND id = ?', [
+    await t.db.query('UPDATE integrations SET verified_at = ?, check_due_at = ?, check_lease_until = ? WHERE tenant_id = ? AND id = ?', [
+      dbTime(Date.now() - 2 * 3600_000),
       dbTime(leaseEnd),
       dbTime(leaseEnd),
       tenant,
       'twilio',
     ]);
     const before = calls(account).length;
-    await until(6000, async () => calls(account).length, (n) => n > before);
+    await until(3000 + MARGIN_MS, async () => calls(account).length, (n) => n > before);
     const picked = calls(account).slice(before);
     expect(picked.length).toBeGreaterThan(0);
     // Not while the dead instance's lease held, but soon after it ended.
     expect(picked[0]).toBeGreaterThanOrEqual(leaseEnd);
     expect(picked[0] - leaseEnd).toBeLessThanOrEqual(MARGIN_MS);
+    const after = await until(MARGIN_MS, () => state(t, tenant, 'twilio'), (r) => Date.parse(r.body['checked-at']) >= leaseEnd);
+    expect(Date.parse(after.body['next-check-at']) - Date.parse(after.body['checked-at'])).toBeGreaterThan(3000_000);
   });
 
   // Several instances need one shared database: MariaDB/MySQL (DATABASE_URL); SQLite's is one file per app here.

@@ -18,6 +18,7 @@ import { KeyRingCheckModule } from './crypto/keys.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { IntegrationsModule } from './integrations/integrations.module';
+import { CredentialChecksModule } from './integrations/verification/scheduling/credential-checks.module';
 import { LoggingModule } from './logging/logging.module';
 import { TenantsModule } from './tenants/tenants.module';
 import { WebhookWorkerModule } from './webhooks/webhook-worker.module';
@@ -41,6 +42,9 @@ export class AppModule {
         CryptoModule,
         TenantsModule,
         IntegrationsModule,
+        // Scheduled re-verification (issue 15): the HTTP service only, never the command line.
+        ScheduleModule.forRoot(),
+        CredentialChecksModule,
         ClientsModule,
         AuditApiModule,
         ScheduleModule.forRoot(),

@@ -121,11 +121,61 @@ describe('Migrations at start', () => {
       await event('T1', 1);
       await db.query(`INSERT INTO audit_chain_anchors (tenant_id, seq, hash, occurred_at, pruned_at) VALUES ('t1', 0, ?, ?, ?)`, ['b'.repeat(64), at, at]);
 
-      await db.undoLastMigration();
+      // Back to before the audit trail, later migrations first.
+      const auditTrail = MIGRATIONS.findIndex((migration) => migration.name === 'AuditTrail1797206400000');
+      for (let i = MIGRATIONS.length; i > auditTrail; i--) await db.undoLastMigration();
       // (Not rejects.toThrow(): better-sqlite3's native addon builds its errors in the realm of the first test file that loaded it.)
       const gone = (table: string) => db.query(`SELECT * FROM ${table}`).then(() => false, () => true);
       expect(await gone('audit_events')).toBe(true);
       expect(await gone('audit_chain_anchors')).toBe(true);
+    } finally {
+      await db?.destroy();
+      await own?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('adds scheduling columns, the tenant setting and verification_results, whose rows go with their integration; and reverts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    const own = mysqlUrl === undefined ? undefined : await ownMysqlDatabase(mysqlUrl);
+    const url = own?.url ?? `sqlite:${join(dir, 'm.sqlite')}`;
+    const at = '2026-01-02 03:04:05.678';
+    let db!: DataSource;
+    try {
+      db = await new DataSource({ ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)), migrations: MIGRATIONS }).initialize();
+      await db.runMigrations();
+      await db.query(
+        `INSERT INTO tenants (id, name, data_key_version, created_at, updated_at, verify_interval) VALUES ('t1', 'T1', 1, ?, ?, 21600)`,
+        [at, at],
+      );
+      await db.query(
+        `INSERT INTO integrations (tenant_id, id, type, config, secrets, revision, created_at, updated_at, check_due_at, check_lease_until)
+         VALUES ('t1', 'twilio', 'twilio', '{}', '{}', 1, ?, ?, ?, NULL)`,
+        [at, at, at],
+      );
+      for (const status of ['ok', 'failed']) {
+        await db.query(
+          `INSERT INTO verification_results (tenant_id, integration_id, revision, status, message, checked_at, ${db.driver.escape('trigger')})
+           VALUES ('t1', 'twilio', 1, ?, 'm', ?, 'scheduled')`,
+          [status, at],
+        );
+      }
+      const rows = await db.query<{ id: number; status: string }[]>('SELECT id, status FROM verification_results ORDER BY id');
+      expect(rows.map((row) => row.status)).toEqual(['ok', 'failed']);
+      expect(Number(rows[1].id)).toBeGreaterThan(Number(rows[0].id));
+      // A result needs its integration, and goes with it (and so with its tenant).
+      const orphan = await db
+        .query(`INSERT INTO verification_results (tenant_id, integration_id, revision, status, message, checked_at, ${db.driver.escape('trigger')}) VALUES ('t1', 'nope', 1, 'ok', 'm', ?, 'manual')`, [at])
+        .then(() => 'inserted', () => 'refused');
+      expect(orphan).toBe('refused');
+      await db.query("DELETE FROM tenants WHERE id = 't1'");
+      expect(await db.query('SELECT id FROM verification_results')).toEqual([]);
+
+      await db.undoLastMigration();
+      const gone = (sql: string) => db.query(sql).then(() => false, () => true);
+      expect(await gone('SELECT * FROM verification_results')).toBe(true);
+      expect(await gone('SELECT check_due_at FROM integrations')).toBe(true);
+      expect(await gone('SELECT verify_interval FROM tenants')).toBe(true);
     } finally {
       await db?.destroy();
       await own?.drop();

@@ -417,6 +417,17 @@ describe('OpenAPI request schemas (issue 17)', () => {
             .set(...admin)
             .send({ id: t.uniqueId('x'), name: '' }),
       ],
+      // Issue 15: the tenant's verify-interval, and the verification history.
+      ['PATCH /tenants/{iid}', 400, () => t.http().patch(`/tenants/${iid}`).set(...admin).send({})],
+      ['PATCH /tenants/{iid}', 400, () => t.http().patch(`/tenants/${iid}`).set(...admin).send({ 'verify-interval': 'weekly' })],
+      [
+        'GET /tenants/{iid}/integrations/{id}/verification/history',
+        404,
+        async () => {
+          const empty = await createTenant(t, 'no-integrations');
+          return t.http().get(`/tenants/${empty}/integrations/twilio/verification/history`).set(...admin);
+        },
+      ],
     ];
     const failures: string[] = [];
     for (const [route, status, request] of cases) {

@@ -168,7 +168,10 @@ export interface paths {
         delete: operations["TenantsController_delete"];
         options?: never;
         head?: never;
-        /** Rename a tenant (platform admin) */
+        /**
+         * Rename a tenant, or set how often its credentials are checked (platform admin)
+         * @description Send `name`, `verify-interval` or both. `verify-interval` is the tenant's own interval for scheduled credential checks ('6h'; '0' turns them off for it; null follows the service's VERIFY_INTERVAL); changing it reschedules the tenant's integrations.
+         */
         patch: operations["TenantsController_rename"];
         trace?: never;
     };
@@ -318,10 +321,30 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The last verification result
-         * @description Kept until the credentials change: a POST or PATCH of the integration clears it (or, with VERIFY_ON_SAVE, replaces it).
+         * The last verification result, and when the next scheduled check is due
+         * @description Kept until the credentials change: a POST or PATCH of the integration clears it (or, with VERIFY_ON_SAVE, replaces it). `next-check-at` is when the scheduler checks again (VERIFY_INTERVAL, or the tenant's `verify-interval`, less up to VERIFY_JITTER of it); null when scheduled checks are off for this tenant.
          */
         get: operations["VerificationController_last"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tenants/{iid}/integrations/{id}/verification/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The last 10 checks, newest first
+         * @description Manual (POST …/verify), scheduled, and on save (VERIFY_ON_SAVE), whatever revision they checked. A scheduled check the vendor could not answer (429, 5xx, timeout) is not a result and is not listed: it is tried again later.
+         */
+        get: operations["VerificationController_history"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1550,6 +1573,11 @@ export interface components {
             /** @example Acme Corporation */
             name: string;
             /**
+             * @description The tenant's own interval for scheduled credential checks ('0' = off); null when it follows the service's VERIFY_INTERVAL
+             * @example 6h
+             */
+            "verify-interval": string | null;
+            /**
              * Format: date-time
              * @example 2026-11-28T10:00:00.000Z
              */
@@ -1711,7 +1739,12 @@ export interface components {
         };
         UpdateTenantDto: {
             /** @example Acme Corp. */
-            name: string;
+            name?: string;
+            /**
+             * @description How often this tenant's stored credentials are checked again: '30s', '15m', '6h', '1d' (at most 366d); '0' turns scheduled checks off for it; null follows the service's VERIFY_INTERVAL
+             * @example 6h
+             */
+            "verify-interval"?: string | null;
         };
         UpdateWebhookDto: {
             /**
@@ -1841,6 +1874,34 @@ export interface components {
              */
             password?: string;
         };
+        VerificationHistoryEntry: {
+            /**
+             * @example failed
+             * @enum {string}
+             */
+            status: "ok" | "failed";
+            /**
+             * @description What the vendor said, in one line; secrets are masked
+             * @example Salesforce rejected the login: invalid_grant (authentication failure), HTTP 400
+             */
+            message: string;
+            /**
+             * Format: date-time
+             * @example 2024-12-12T09:30:00.000Z
+             */
+            "checked-at": string;
+            /**
+             * @description The revision whose credentials were checked
+             * @example 3
+             */
+            revision: number;
+            /**
+             * @description POST …/verify, the scheduler, or a write with VERIFY_ON_SAVE
+             * @example scheduled
+             * @enum {string}
+             */
+            trigger: "manual" | "scheduled" | "save";
+        };
         VerificationResult: {
             /**
              * @example failed
@@ -1857,6 +1918,29 @@ export interface components {
              * @example 2024-12-12T09:30:00.000Z
              */
             "checked-at": string;
+        };
+        VerificationState: {
+            /**
+             * @example failed
+             * @enum {string}
+             */
+            status: "ok" | "failed";
+            /**
+             * @description What the vendor said, in one line; secrets are masked
+             * @example Salesforce rejected the login: invalid_grant (authentication failure), HTTP 400
+             */
+            message: string;
+            /**
+             * Format: date-time
+             * @example 2024-12-12T09:30:00.000Z
+             */
+            "checked-at": string;
+            /**
+             * Format: date-time
+             * @description When the scheduler checks the credentials again (VERIFY_INTERVAL, or the tenant's verify-interval); null when scheduled checks are off for this tenant
+             * @example 2024-12-13T08:52:10.000Z
+             */
+            "next-check-at": string | null;
         };
         WebhookDeliveryResponse: {
             /**
@@ -2885,7 +2969,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The renamed tenant */
+            /** @description The tenant as changed */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4554,14 +4638,113 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The last result */
+            /** @description The last result and the next scheduled check */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["VerificationResult"];
+                    "application/json": components["schemas"]["VerificationState"];
+                };
+            };
+            /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed token, or a token of a deleted API client */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description The token lacks the scope, or the tenant is not among its tenants */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error403"];
+                };
+            };
+            /** @description Tenant does not exist or has been deleted; or no such integration, API client, webhook or delivery */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description Unexpected error: the body says only that, with the request id to quote */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    VerificationController_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Tenant id */
+                iid: string;
+                /** @description Integration id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Up to 10 results, newest first; an empty array when never checked */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationHistoryEntry"][];
                 };
             };
             /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */

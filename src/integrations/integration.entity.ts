@@ -39,6 +39,18 @@ export class IntegrationEntity {
   @Column({ name: 'verified_at', type: 'datetime', precision: 3, nullable: true })
   verifiedAt?: Date | null;
 
+  /**
+   * When the scheduler should next look at it (issue 15): set by every write
+   * (new credentials are unverified), by every kept check (the next due
+   * time), and to the lease's end by a claim. NULL when checks are off for it.
+   */
+  @Column({ name: 'check_due_at', type: 'datetime', precision: 3, nullable: true })
+  checkDueAt?: Date | null;
+
+  /** Set while an instance holds the claim to check it; cleared by the check's result. */
+  @Column({ name: 'check_lease_until', type: 'datetime', precision: 3, nullable: true })
+  checkLeaseUntil?: Date | null;
+
   /** Set when the integration was deleted: the row stays as a tombstone (no content) so revisions go on; reads treat it as absent. */
   @Column({ name: 'deleted_at', type: 'datetime', precision: 3, nullable: true })
   deletedAt?: Date | null;

@@ -17,11 +17,19 @@ import { IntegrationsController } from './integrations.controller';
 import { IntegrationsRepository } from './integrations.repository';
 import { IntegrationsService } from './integrations.service';
 import { CredentialCheckService } from './verification/credential-check.service';
+import { VerificationHistoryRepository } from './verification/history/verification-history.repository';
+import { VerificationResultEntity } from './verification/history/verification-result.entity';
+import { CheckPolicy } from './verification/scheduling/check-policy.service';
 import { VerificationController } from './verification/verification.controller';
 import { VerificationService } from './verification/verification.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([IntegrationEntity, IntegrationVersionEntity]), TenantsModule, AuditModule, WebhooksModule],
+  imports: [
+    TypeOrmModule.forFeature([IntegrationEntity, IntegrationVersionEntity, VerificationResultEntity]),
+    TenantsModule,
+    AuditModule,
+    WebhooksModule,
+  ],
   controllers: [IntegrationsController, IntegrationTypesController, VerificationController, VersionsController],
   providers: [
     HostileInputPipe,
@@ -35,7 +43,10 @@ import { VerificationService } from './verification/verification.service';
     IntegrationBodyPipe,
     CredentialCheckService,
     VerificationService,
+    VerificationHistoryRepository,
+    CheckPolicy,
   ],
-  exports: [IntegrationsService],
+  // The scheduler (verification/scheduling, a module of its own so command-line contexts never start it) checks through these.
+  exports: [IntegrationsService, VerificationService, CredentialCheckService, CheckPolicy],
 })
 export class IntegrationsModule {}

@@ -13,7 +13,7 @@ import { ERR, exampleOf, responseHeaders, type ErrorExample } from '../common/op
 import { DataKeyVersionGoneError } from '../tenants/tenant-keys.service';
 import { WriteConflictError } from './integrations.service';
 import { RESOURCE_ID_PATTERN } from '../common/validation/resource-id';
-import { VERIFICATION_SCHEMA } from './verification/verification-result';
+import { VERIFICATION_HISTORY_ENTRY_SCHEMA, VERIFICATION_SCHEMA, VERIFICATION_STATE_SCHEMA } from './verification/verification-result';
 import { allVendors, type Vendor } from './vendors/registry';
 import { SECRET_MASK } from './wire-format';
 
@@ -190,6 +190,8 @@ export function integrationSchemas(): Record<string, SchemaObject> {
     },
   };
   schemas.VerificationResult = { ...VERIFICATION_SCHEMA, additionalProperties: false };
+  schemas.VerificationState = VERIFICATION_STATE_SCHEMA;
+  schemas.VerificationHistoryEntry = VERIFICATION_HISTORY_ENTRY_SCHEMA;
   schemas.IntegrationType = {
     type: 'object',
     additionalProperties: false,
@@ -299,6 +301,8 @@ export function ApiReplacedOrDryRun(): MethodDecorator {
 }
 
 export const VERIFICATION_REF = ref('VerificationResult');
+export const VERIFICATION_STATE_REF = ref('VerificationState');
+export const VERIFICATION_HISTORY_ENTRY_REF = ref('VerificationHistoryEntry');
 export const INTEGRATION_TYPE_REF = ref('IntegrationType');
 
 /** The error cases of these routes, with the messages the service really sends. */

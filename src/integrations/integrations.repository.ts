@@ -13,7 +13,7 @@ export type StoredIntegration = Pick<IntegrationEntity, 'tenantId' | 'id' | 'typ
 export type CurrentIntegration = StoredIntegration & { deleted: boolean };
 
 /** The last credential check kept on the row. */
-export type StoredVerification = Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt' | 'revision'>;
+export type StoredVerification = Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt' | 'revision' | 'checkDueAt'>;
 
 /**
  * The integrations table. Writes are single conditional statements, never a
@@ -100,7 +100,7 @@ export class IntegrationsRepository {
   findVerification(tenantId: string, id: string): Promise<StoredVerification | null> {
     return this.db.run((manager) =>
       manager.withRepository(this.integrations).findOne({
-        select: { verifyStatus: true, verifyMessage: true, verifiedAt: true, revision: true },
+        select: { verifyStatus: true, verifyMessage: true, verifiedAt: true, revision: true, checkDueAt: true },
         where: { tenantId, id, deletedAt: IsNull() },
       }),
     );
@@ -191,7 +191,7 @@ export class IntegrationsRepository {
     tenantId: string,
     id: string,
     revision: number,
-    change: Partial<Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt'>>,
+    change: Partial<Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt' | 'checkDueAt' | 'checkLeaseUntil'>>,
     tx?: EntityManager,
   ): Promise<boolean> {
     const result = await this.db.within(tx, (manager) =>
@@ -218,6 +218,9 @@ export class IntegrationsRepository {
           verifyStatus: null,
           verifyMessage: null,
           verifiedAt: null,
+          // A tombstone has no credentials to check.
+          checkDueAt: null,
+          checkLeaseUntil: null,
         },
       ),
     );
@@ -280,6 +283,8 @@ export class IntegrationsRepository {
           verifyStatus: null,
           verifyMessage: null,
           verifiedAt: null,
+          checkDueAt: null,
+          checkLeaseUntil: null,
         })
         .where({ tenantId, id, deletedAt: IsNull() })
         .execute();

@@ -24,6 +24,7 @@ import type { IntegrationEntity } from './integration.entity';
 import { type CurrentIntegration, IntegrationsRepository } from './integrations.repository';
 import { IntegrationsService, WriteConflictError } from './integrations.service';
 import { type CredentialCheck, CredentialCheckService } from './verification/credential-check.service';
+import { type HistoryEntry, VerificationHistoryRepository } from './verification/history/verification-history.repository';
 import { findVendor } from './vendors/registry';
 import { type WebhookEvent, WebhookEventSink } from '../webhooks/webhook-events';
 
@@ -49,6 +50,14 @@ class InMemoryIntegrations {
   tenantKeyVersion: number | undefined = KEY_VERSION;
   beforeWrite: (() => void) | undefined;
   writes = 0;
+
+  updatePlain(tenantId: string, id: string, revision: number, change: Partial<IntegrationEntity>, tx: unknown): Promise<boolean> {
+    expect(tx).toBe(TX);
+    const row = this.rows.get(`${tenantId}/${id}`);
+    if (row === undefined || row.deletedAt || row.revision !== revision) return Promise.resolve(false);
+    Object.assign(row, change);
+    return Promise.resolve(true);
+  }
 
   findOne(tenantId: string, id: string): Promise<IntegrationEntity | null> {
     const row = this.rows.get(`${tenantId}/${id}`);
@@ -141,12 +150,14 @@ describe('IntegrationsService (module test, repository in memory)', () => {
   let tenantLive: boolean;
   let check: CredentialCheck | undefined;
   const forgotten: string[] = [];
+  const history: ({ tenantId: string; id: string } & HistoryEntry)[] = [];
 
   async function build(options: { verifyOnSave?: boolean; requireIfMatch?: boolean } = {}): Promise<void> {
     rows = new InMemoryIntegrations();
     tenantLive = true;
     check = undefined;
     forgotten.length = 0;
+    history.length = 0;
     audited.length = 0;
     emitted.length = 0;
     const config = {
@@ -206,6 +217,18 @@ describe('IntegrationsService (module test, repository in memory)', () => {
               condition: 'fence',
               parameters: { fenceTenantId: tenantId, fenceKeyVersion: keyVersion },
             }),
+          },
+        },
+        {
+          provide: VerificationHistoryRepository,
+          useValue: {
+            newest: (tenantId: string, id: string, limit: number) =>
+              Promise.resolve(history.filter((h) => h.tenantId === tenantId && h.id === id).reverse().slice(0, limit)),
+            append: (tenantId: string, id: string, entry: HistoryEntry, tx: unknown) => {
+              expect(tx).toBe(TX);
+              history.push({ tenantId, id, ...entry });
+              return Promise.resolve();
+            },
           },
         },
         {
@@ -315,6 +338,40 @@ describe('IntegrationsService (module test, repository in memory)', () => {
     );
   });
 
+  describe('recording a check', () => {
+    const result = (status: 'ok' | 'failed', message: string) => ({ result: { status, message, checkedAt: new Date(1000) }, learned: {} });
+    const next = new Date(2000);
+
+    it('keeps the result with its next due time, in the history, and says what changed against the previous result', async () => {
+      await service.put(TENANT, twilio({ account: 'AC-1', password: 'p1' }), { reveal: false, actor: ACTOR });
+      const record = (status: 'ok' | 'failed', message: string) =>
+        service.recordVerification(TENANT, 'twilio', 1, result(status, message), ACTOR, { trigger: 'scheduled', nextCheckAt: next });
+      expect(await record('ok', 'fine')).toEqual({ kept: true, transition: null });
+      expect(await record('failed', 'refused')).toEqual({ kept: true, transition: 'failed' });
+      expect(await record('failed', 'refused')).toEqual({ kept: true, transition: null });
+      expect(await record('failed', 'suspended')).toEqual({ kept: true, transition: 'failed' });
+      expect(await record('ok', 'fine')).toEqual({ kept: true, transition: 'recovered' });
+      expect(rows.rows.get(`${TENANT}/twilio`)).toMatchObject({ verifyStatus: 'ok', checkDueAt: next, checkLeaseUntil: null });
+      expect(history.map((h) => [h.status, h.trigger, h.revision])).toEqual([
+        ['ok', 'scheduled', 1],
+        ['failed', 'scheduled', 1],
+        ['failed', 'scheduled', 1],
+        ['failed', 'scheduled', 1],
+        ['ok', 'scheduled', 1],
+      ]);
+      expect(audited.filter((e) => e.action === 'integration.verify').every((e) => e.inTransaction)).toBe(true);
+    });
+
+    it('keeps nothing but the audit event when the credentials changed meanwhile', async () => {
+      await service.put(TENANT, twilio({ account: 'AC-1', password: 'p1' }), { reveal: false, actor: ACTOR });
+      await service.put(TENANT, twilio({ account: 'AC-1', password: 'p2' }), { reveal: false, actor: ACTOR });
+      const outcome = await service.recordVerification(TENANT, 'twilio', 1, result('failed', 'refused'), ACTOR, { trigger: 'manual', nextCheckAt: next });
+      expect(outcome).toEqual({ kept: false, transition: null });
+      expect(history).toEqual([]);
+      expect(rows.rows.get(`${TENANT}/twilio`)!.verifyStatus).toBeNull();
+    });
+  });
+
   describe('with VERIFY_ON_SAVE', () => {
     beforeEach(() => build({ verifyOnSave: true }));
 
@@ -326,9 +383,13 @@ describe('IntegrationsService (module test, repository in memory)', () => {
       expect(rows.rows.size).toBe(0);
     });
 
-    it('stores good credentials with their result', async () => {
+    it('stores good credentials with their result, in the history too, and due for the scheduler to reschedule', async () => {
+      const before = Date.now();
       await service.put(TENANT, twilio({ account: 'x', password: 'y' }), { reveal: false, actor: ACTOR });
-      expect(rows.rows.get(`${TENANT}/twilio`)).toMatchObject({ verifyStatus: 'ok', verifyMessage: 'fine', verifiedAt: new Date(0) });
+      const row = rows.rows.get(`${TENANT}/twilio`)!;
+      expect(row).toMatchObject({ verifyStatus: 'ok', verifyMessage: 'fine', verifiedAt: new Date(0), checkLeaseUntil: null });
+      expect(row.checkDueAt!.getTime()).toBeGreaterThanOrEqual(before);
+      expect(history).toEqual([{ tenantId: TENANT, id: 'twilio', status: 'ok', message: 'fine', checkedAt: new Date(0), revision: 1, trigger: 'save' }]);
     });
   });
 

@@ -27,6 +27,9 @@ import { applyPatch, IntegrationBodyValidator, isJsonObject, type IntegrationInp
 import type { IntegrationEntity } from './integration.entity';
 import { type CurrentIntegration, IntegrationsRepository, type StoredIntegration } from './integrations.repository';
 import { type CredentialCheck, CredentialCheckService } from './verification/credential-check.service';
+import { VerificationHistoryRepository } from './verification/history/verification-history.repository';
+import type { VerificationTrigger } from './verification/history/verification-result.entity';
+import { type VerificationTransition, verificationTransition } from './verification/history/verification-transition';
 import { IntegrationNotVerifiedError, type VerificationResult } from './verification/verification-result';
 import { findVendor, type Vendor } from './vendors/registry';
 import { etagOf, ifMatchAllows, SECRET_MASK, toWire, type IntegrationWire } from './wire-format';
@@ -100,6 +103,8 @@ interface PreparedWrite {
   sealed: Sealed;
   created: boolean;
   commit: WriteCommit;
+  /** VERIFY_ON_SAVE: the check the stored credentials passed. */
+  verified?: VerifiedCredentials;
 }
 
 /** VERIFY_ON_SAVE: the credentials the vendor checked (as JSON), and its answer. */
@@ -113,6 +118,26 @@ export interface StoredCredentials {
   vendor: Vendor;
   fields: Record<string, string>;
   revision: number;
+}
+
+/** How a check's result is kept: what caused it, and when the next check is due (null: checks are off for it). */
+export interface CheckRecording {
+  trigger: VerificationTrigger;
+  nextCheckAt: Date | null;
+}
+
+/** What keeping a check's result did. */
+export interface RecordedVerification {
+  /** False when the credentials changed meanwhile: the result describes credentials that are gone, and only its audit event stays. */
+  kept: boolean;
+  /** Against the integration's previous result: the credentials broke, or recovered (null: neither, or not kept). */
+  transition: VerificationTransition | null;
+}
+
+/** The last kept check, and when the scheduler will look at the integration again. */
+export interface StoredVerificationState {
+  result: VerificationResult;
+  checkDueAt: Date | null;
 }
 
 /** Stored secrets: field → enc:v1 envelope under one of the tenant's data keys. */
@@ -187,6 +212,7 @@ export class IntegrationsService {
     private readonly checker: CredentialCheckService,
     private readonly audit: AuditService,
     private readonly webhookEvents: WebhookEventSink,
+    private readonly checkHistory: VerificationHistoryRepository,
     @Inject(CONFIGURATION) config: Configuration,
   ) {
     this.requireIfMatch = config.app.requireIfMatch;
@@ -353,31 +379,49 @@ export class IntegrationsService {
   }
 
   /**
-   * Keeps a check's result on the row it was read from (revision `revision`);
-   * false when the credentials changed meanwhile, since the result then
-   * describes credentials that are gone. A field the vendor taught (Salesforce
-   * `instance`) is part of the integration: a new revision, so ETags move,
-   * and a version of it (action `verify`) by whoever asked for the check.
+   * Keeps a check's result on the row it was read from (revision `revision`),
+   * with the next due time, in its history, and as its audit event, in one
+   * transaction; not kept when the credentials changed meanwhile, since the
+   * result then describes credentials that are gone. A field the vendor
+   * taught (Salesforce `instance`) is part of the integration: a new
+   * revision, so ETags move, and a version of it (action `verify`) by
+   * whoever asked for the check.
    */
-  async recordVerification(tenantId: string, id: string, revision: number, check: CredentialCheck, actor: RequestActor): Promise<boolean> {
+  async recordVerification(
+    tenantId: string,
+    id: string,
+    revision: number,
+    check: CredentialCheck,
+    actor: RequestActor,
+    recording: CheckRecording,
+  ): Promise<RecordedVerification> {
     const { result, learned } = check;
     // The check is an event whatever became of its result: 200 when the vendor accepted the credentials, 422 when not.
     const event = { tenantId, actor, action: 'integration.verify' as const, target: id, outcome: result.status === 'ok' ? 200 : 422 };
+    const notKept: RecordedVerification = { kept: false, transition: null };
     const row = await this.findOrThrow(tenantId, id);
     if (row.revision !== revision) {
       // Nothing is kept (the credentials changed meanwhile): the event alone.
       await this.audit.record(event, undefined, AUDIT_UNAVAILABLE_MESSAGES.check);
-      return false;
+      return notKept;
     }
-    const verification = { verifyStatus: result.status, verifyMessage: result.message, verifiedAt: result.checkedAt };
+    // The result goes into the row the statement writes anyway, with the next due time and the claim released.
+    const verification = {
+      verifyStatus: result.status,
+      verifyMessage: result.message,
+      verifiedAt: result.checkedAt,
+      checkDueAt: recording.nextCheckAt,
+      checkLeaseUntil: null,
+    };
     const stored = decode(row);
     const changed = Object.entries(learned).filter(([field, value]) => stored.config[field] !== value);
     if (changed.length === 0) {
       // The result and its event commit together; the event last (it holds the chain until the commit).
       return this.db.transaction(async (tx) => {
         const kept = await this.repository.updatePlain(tenantId, id, revision, verification, tx);
+        const transition = kept ? await this.keepInHistory(tenantId, id, row.type, revision, result, recording.trigger, tx) : null;
         await this.audit.record(event, tx, AUDIT_UNAVAILABLE_MESSAGES.check);
-        return kept;
+        return { kept, transition };
       });
     }
     const vendor = vendorOf(row);
@@ -401,25 +445,73 @@ export class IntegrationsService {
     const fence = this.tenantKeys.writeFence(tenantId, sealed.keyVersion);
     const version = versionOf(updated, sealed, 'verify', null, actor, now);
     const commit: WriteCommit = { version, status: 200, revealsStoredSecrets: false };
-    const landed = await this.commitWrite(async (tx) =>
-      (await this.repository.update(updated, revision, fence, tx)) ? commit : undefined,
-    );
+    let transition: VerificationTransition | null = null;
+    const landed = await this.commitWrite(async (tx) => {
+      if (!(await this.repository.update(updated, revision, fence, tx))) return undefined;
+      // The history names the revision whose credentials were checked; the learned field made the next one.
+      transition = await this.keepInHistory(tenantId, id, row.type, revision, result, recording.trigger, tx);
+      return commit;
+    });
     if (!landed) {
       this.tenantKeys.forget(tenantId);
       await this.audit.record(event, undefined, AUDIT_UNAVAILABLE_MESSAGES.check);
+      return notKept;
     }
-    return landed;
+    return { kept: true, transition };
   }
 
-  /** The last check kept for the integration's current credentials. */
-  async lastVerification(tenantId: string, id: string): Promise<VerificationResult> {
+  /**
+   * A kept result into the integration's history, inside the transaction
+   * that keeps it; answers what it changed against the previous result
+   * (whatever revision that one checked), and emits that change as the
+   * webhook event integration.verification.failed or …recovered in the same
+   * transaction: a kept result and its event commit together or not at all.
+   */
+  private async keepInHistory(
+    tenantId: string,
+    id: string,
+    type: string,
+    revision: number,
+    result: VerificationResult,
+    trigger: VerificationTrigger,
+    tx: EntityManager,
+  ): Promise<VerificationTransition | null> {
+    const [previous] = await this.checkHistory.newest(tenantId, id, 1, tx);
+    const transition = verificationTransition(previous ?? null, result);
+    await this.checkHistory.append(tenantId, id, { ...result, revision, trigger }, tx);
+    if (transition !== null) {
+      await this.webhookEvents.emit(
+        {
+          tenantId,
+          type: transition === 'failed' ? 'integration.verification.failed' : 'integration.verification.recovered',
+          // The message is the verifier's, redacted of anything sent (verification/redact.ts): never a credential.
+          data: { tenant: tenantId, integration: id, 'integration-type': type, revision, status: result.status, message: result.message },
+          at: result.checkedAt,
+        },
+        tx,
+      );
+    }
+    return transition;
+  }
+
+  /** The last check kept for the integration's current credentials, and its next due time. */
+  async lastVerification(tenantId: string, id: string): Promise<StoredVerificationState> {
     const row = await this.repository.findVerification(tenantId, id);
     if (row === null) {
       await this.tenants.requireLive(tenantId);
       throw new IntegrationNotFoundError(tenantId, id);
     }
     if (!row.verifyStatus || !row.verifiedAt) throw new IntegrationNotVerifiedError(id);
-    return { status: row.verifyStatus === 'ok' ? 'ok' : 'failed', message: row.verifyMessage ?? '', checkedAt: row.verifiedAt };
+    return {
+      result: { status: row.verifyStatus === 'ok' ? 'ok' : 'failed', message: row.verifyMessage ?? '', checkedAt: row.verifiedAt },
+      checkDueAt: row.checkDueAt ?? null,
+    };
+  }
+
+  /** The integration's last checks, newest first (404 when it is gone, or its tenant). */
+  async verificationHistory(tenantId: string, id: string, limit: number) {
+    await this.findOrThrow(tenantId, id);
+    return this.checkHistory.newest(tenantId, id, limit);
   }
 
   // --- key rotation (asked by the keys module) ---
@@ -622,6 +714,10 @@ export class IntegrationsService {
       verifyStatus: verified?.check.result.status ?? null,
       verifyMessage: verified?.check.result.message ?? null,
       verifiedAt: verified?.check.result.checkedAt ?? null,
+      // New credentials are unverified (or were checked on save): due at once; the scheduler reschedules a fresh one without a call.
+      // In the row this statement writes anyway, so the write gains no round trip.
+      checkDueAt: now,
+      checkLeaseUntil: null,
     };
     const created = existing === null;
     return {
@@ -630,6 +726,7 @@ export class IntegrationsService {
       planned,
       sealed,
       created,
+      verified,
       commit: {
         version: versionOf(row, sealed, planned.action, planned.restoredFrom, options.actor, now),
         status: created ? 201 : 200,
@@ -646,7 +743,12 @@ export class IntegrationsService {
       current === null
         ? (await this.repository.insert(row, fence, tx)) === 'inserted'
         : await this.repository.update(row, current.revision, fence, tx, current.deleted);
-    return written ? prepared.commit : undefined;
+    if (!written) return undefined;
+    // VERIFY_ON_SAVE: the check this write was made with enters the history with it.
+    if (prepared.verified !== undefined) {
+      await this.keepInHistory(row.tenantId, row.id, row.type, row.revision, prepared.verified.check.result, 'save', tx);
+    }
+    return prepared.commit;
   }
 
   /**

@@ -27,6 +27,10 @@ export class TenantEntity {
   @Column({ name: 'previous_data_key_wrapped', type: 'varchar', length: 255, nullable: true })
   previousDataKeyWrapped!: string | null;
 
+  /** Its own interval for scheduled re-verification in seconds (0 = off); NULL follows VERIFY_INTERVAL. */
+  @Column({ name: 'verify_interval', type: 'int', nullable: true })
+  verifyInterval!: number | null;
+
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })
   createdAt!: Date;
 

@@ -8,6 +8,7 @@ import { ApiErrors, ERR, exampleOf, ID_SCHEMA, responseHeaders, type ErrorExampl
 import { ApiPageQuery, Page, type PageQuery } from '../common/pagination';
 import { Actor, type RequestActor } from '../common/request-actor';
 import { CreateTenantDto, TenantResponse, UpdateTenantDto } from './dto/tenant.dto';
+import { INTERVAL_MESSAGE } from '../integrations/verification/scheduling/check-schedule';
 import { TenantsService, toTenantResponse } from './tenants.service';
 
 /** The error cases of these routes, with the messages the service really sends. */
@@ -20,6 +21,14 @@ const E = {
     'invalid field',
     new ValidationFailedError('Validation failed (missing or invalid: name)', [{ field: 'name', message: 'name should not be empty' }]),
   ),
+  noChange: exampleOf(
+    'nothing to change',
+    new ValidationFailedError('Send at least one of name and verify-interval', [{ field: 'body', message: 'Send at least one of name and verify-interval' }]),
+  ),
+  badInterval: exampleOf(
+    'not a duration',
+    new ValidationFailedError(`Validation failed (verify-interval)`, [{ field: 'verify-interval', message: INTERVAL_MESSAGE }]),
+  ),
   unknownField: exampleOf(
     'unknown field',
     new ValidationFailedError('Validation failed (unknown field: extra)', [{ field: 'extra', message: 'property extra should not exist' }]),
@@ -30,6 +39,7 @@ const TENANT_REF = { $ref: '#/components/schemas/TenantResponse' };
 const TENANT_EXAMPLE = {
   id: 'acme',
   name: 'Acme Corporation',
+  'verify-interval': null,
   'created-at': '2026-11-28T10:00:00.000Z',
   'updated-at': '2026-11-28T10:00:00.000Z',
 };
@@ -96,12 +106,26 @@ export class TenantsController {
   @Patch(':iid')
   @ActsOnTenant('iid')
   @RequireScope(Scope.PlatformAdmin)
-  @ApiOperation({ summary: 'Rename a tenant (platform admin)' })
+  @ApiOperation({
+    summary: 'Rename a tenant, or set how often its credentials are checked (platform admin)',
+    description:
+      "Send `name`, `verify-interval` or both. `verify-interval` is the tenant's own interval for scheduled credential checks " +
+      "('6h'; '0' turns them off for it; null follows the service's VERIFY_INTERVAL); changing it reschedules the tenant's integrations.",
+  })
   @ApiParam({ name: 'iid', description: 'Tenant id', schema: ID_SCHEMA })
-  @ApiResponse({ status: 200, description: 'The renamed tenant', type: TenantResponse, headers: responseHeaders() })
+  @ApiResponse({
+    status: 200,
+    description: 'The tenant as changed',
+    type: TenantResponse,
+    headers: responseHeaders(),
+    examples: {
+      renamed: { summary: 'Renamed', value: { ...TENANT_EXAMPLE, name: 'Acme Corp.', 'updated-at': '2026-11-29T08:00:00.000Z' } },
+      interval: { summary: 'Checked every 6 hours', value: { ...TENANT_EXAMPLE, 'verify-interval': '6h', 'updated-at': '2026-11-29T08:00:00.000Z' } },
+    },
+  })
   @ApiErrors(
     {
-      400: [E.badIid, ERR.badUrl, E.badBody, E.unknownField, ERR.malformedJson, ERR.emptyBody],
+      400: [E.badIid, ERR.badUrl, E.noChange, E.badInterval, E.unknownField, ERR.malformedJson, ERR.emptyBody],
       403: [E.admin],
       404: [E.tenant],
       413: [ERR.tooLarge],
@@ -110,7 +134,7 @@ export class TenantsController {
     { audited: 'change' },
   )
   async rename(@Param('iid') iid: string, @Body() dto: UpdateTenantDto, @Actor() actor: RequestActor): Promise<TenantResponse> {
-    return toTenantResponse(await this.tenants.rename(iid, dto.name, actor));
+    return toTenantResponse(await this.tenants.update(iid, dto, actor));
   }
 
   @Delete(':iid')

@@ -71,10 +71,52 @@ export class TenantsRepository {
     return this.db.run((manager) => manager.withRepository(this.tombstones).existsBy({ id }));
   }
 
-  /** Renames a live tenant; false when there is none. */
-  async rename(id: string, name: string, updatedAt: Date, tx?: EntityManager): Promise<boolean> {
-    const result = await this.db.within(tx, (manager) => manager.withRepository(this.tenants).update({ id }, { name, updatedAt }));
+  /** Changes a live tenant's name and/or verify-interval; false when there is none. */
+  async update(id: string, change: { name?: string; verifyInterval?: number | null }, updatedAt: Date, tx?: EntityManager): Promise<boolean> {
+    const result = await this.db.within(tx, (manager) => manager.withRepository(this.tenants).update({ id }, { ...change, updatedAt }));
     return result.affected === 1;
+  }
+
+  /** The tenant's settings as its transaction sees them (a locking read on MySQL, so two PATCHes of one tenant queue). */
+  settingsOf(id: string, tx: EntityManager): Promise<Pick<TenantEntity, 'verifyInterval'> | null> {
+    return this.db.within(tx, (manager) => {
+      const query = manager.withRepository(this.tenants).createQueryBuilder('t').select(['t.id', 't.verifyInterval']).where('t.id = :id', { id });
+      // SQLite has one writer: its transactions queue already.
+      if (this.db.engine === 'mysql') query.setLock('pessimistic_write');
+      return query.getOne();
+    });
+  }
+
+  /**
+   * Makes every live integration of the tenant due at `at`, after its
+   * verify-interval changed: the scheduler then applies the new interval to
+   * each. Here rather than in the integrations module because it must
+   * commit with the setting, and the integrations module depends on this
+   * one, not the reverse; one statement on the primary key's tenant prefix.
+   */
+  async rescheduleChecks(id: string, at: Date, tx: EntityManager): Promise<void> {
+    const { driver } = this.db.dataSource;
+    // Named parameters through the driver, so the date is written the way each engine stores them.
+    const [sql, parameters] = driver.escapeQueryWithParameters(
+      `UPDATE ${driver.escape('integrations')} SET check_due_at = :at, check_lease_until = NULL WHERE tenant_id = :id AND deleted_at IS NULL`,
+      { at, id },
+      {},
+    );
+    await this.db.within(tx, (manager) => manager.query(sql, parameters));
+  }
+
+  /** The verify-interval of each of these live tenants (absent: deleted). */
+  async verifyIntervals(ids: string[]): Promise<Map<string, number | null>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.run((manager) =>
+      manager.withRepository(this.tenants).find({ select: { id: true, verifyInterval: true }, where: { id: In(ids) } }),
+    );
+    return new Map(rows.map((row) => [row.id, row.verifyInterval]));
+  }
+
+  /** Whether a live tenant has scheduled checks on by its own setting (a lookup on idx_tenants_verify_interval). */
+  async anyWithVerifyInterval(): Promise<boolean> {
+    return this.db.run((manager) => manager.withRepository(this.tenants).exists({ where: { verifyInterval: MoreThan(0) } }));
   }
 
   /**

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/scopes';
-import { TenantAlreadyExistsError, TenantNotFoundError } from '../common/errors/domain-errors';
+import { TenantAlreadyExistsError, TenantNotFoundError, ValidationFailedError } from '../common/errors/domain-errors';
 import type { RequestActor } from '../common/request-actor';
 import { DataKeyService } from '../crypto/data-key.service';
 import { DatabaseService } from '../database/database.service';
-import type { CreateTenantDto, TenantResponse } from './dto/tenant.dto';
+import { formatInterval, INTERVAL_MESSAGE, parseInterval } from '../integrations/verification/scheduling/check-schedule';
+import type { CreateTenantDto, TenantResponse, UpdateTenantDto } from './dto/tenant.dto';
 import type { TenantEntity } from './tenant.entity';
 import { TenantsRepository } from './tenants.repository';
 
@@ -13,6 +14,7 @@ export function toTenantResponse(tenant: TenantEntity): TenantResponse {
   return {
     id: tenant.id,
     name: tenant.name,
+    'verify-interval': tenant.verifyInterval === null ? null : formatInterval(tenant.verifyInterval),
     'created-at': tenant.createdAt.toISOString(),
     'updated-at': tenant.updatedAt.toISOString(),
   };
@@ -43,6 +45,7 @@ export class TenantsService {
       masterKeyId: dataKey.masterKeyId,
       dataKeyVersion: 1,
       dataKeyCreatedAt: now,
+      verifyInterval: null,
       previousDataKeyWrapped: null,
       createdAt: now,
       updatedAt: now,
@@ -80,12 +83,41 @@ export class TenantsService {
     await this.get(id);
   }
 
-  async rename(id: string, name: string, actor: RequestActor): Promise<TenantEntity> {
+  /**
+   * Renames the tenant and/or sets its verify-interval (null: follow
+   * VERIFY_INTERVAL, '0': off). A changed interval reschedules the tenant's
+   * integrations in the same transaction: each becomes due now, and the
+   * scheduler checks those whose last check is older than the new interval
+   * and gives the others a new due time without a vendor call.
+   */
+  async update(id: string, dto: UpdateTenantDto, actor: RequestActor): Promise<TenantEntity> {
+    const change: { name?: string; verifyInterval?: number | null } = {};
+    if (dto.name !== undefined) change.name = dto.name;
+    if (dto['verify-interval'] !== undefined) change.verifyInterval = dto['verify-interval'] === null ? null : intervalOf(dto['verify-interval']);
+    if (Object.keys(change).length === 0) {
+      const message = 'Send at least one of name and verify-interval';
+      throw new ValidationFailedError(message, [{ field: 'body', message }]);
+    }
     await this.db.transaction(async (tx) => {
-      if (!(await this.repository.rename(id, name, new Date(), tx))) throw new TenantNotFoundError(id);
+      const before = await this.repository.settingsOf(id, tx);
+      if (before === null) throw new TenantNotFoundError(id);
+      if (!(await this.repository.update(id, change, new Date(), tx))) throw new TenantNotFoundError(id);
+      if (change.verifyInterval !== undefined && change.verifyInterval !== before.verifyInterval) {
+        await this.repository.rescheduleChecks(id, new Date(), tx);
+      }
       await this.audit.record({ tenantId: id, actor, action: 'tenant.update', target: id, outcome: 200 }, tx);
     });
     return this.get(id);
+  }
+
+  /** Each live tenant's own verify-interval in seconds (null: the service's); deleted tenants are absent. */
+  verifyIntervals(ids: string[]): Promise<Map<string, number | null>> {
+    return this.repository.verifyIntervals(ids);
+  }
+
+  /** Whether any live tenant has scheduled checks on by its own setting (the scheduler runs for them when VERIFY_INTERVAL is 0). */
+  anyWithChecks(): Promise<boolean> {
+    return this.repository.anyWithVerifyInterval();
   }
 
   /**
@@ -101,4 +133,11 @@ export class TenantsService {
     });
     this.dataKeys.forget(id);
   }
+}
+
+/** Seconds of a verify-interval the DTO's pattern let through; 400 when it is beyond the maximum. */
+function intervalOf(text: string): number {
+  const seconds = parseInterval(text);
+  if (seconds === undefined) throw new ValidationFailedError(INTERVAL_MESSAGE, [{ field: 'verify-interval', message: INTERVAL_MESSAGE }]);
+  return seconds;
 }

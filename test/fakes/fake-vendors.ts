@@ -26,7 +26,7 @@ import {
  */
 
 export { FAKE_SALESFORCE_INSTANCE_URL } from './fake-vendor-handlers';
-export type { FakeVendorType } from './fake-vendor-handlers';
+export type { FakeReply, FakeVendorType } from './fake-vendor-handlers';
 
 export type FakeVendorKey = 'salesforce' | 'twilio' | 'sendgrid' | 'datasift' | 'pusher' | 'urbanAirship';
 
@@ -38,6 +38,10 @@ export interface FakeVendors {
   env: Record<string, string>;
   /** Requests each fake has received so far (e.g. to check a retry, or that a dry run called the vendor). */
   hits: Record<FakeVendorKey, number>;
+  /** When each identity (Twilio account, SendGrid account, …) called, epoch ms: who was checked, how often. */
+  callsBy: Map<string, number[]>;
+  /** An answer a fake gives every request while set (a 429 with Retry-After, a 503), instead of its own. */
+  forced: Partial<Record<FakeVendorKey, FakeReply>>;
   close(): Promise<void>; // must also end hanging requests so jest exits
 }
 
@@ -78,6 +82,8 @@ export async function startFakeVendors(options: { host?: string; basePort?: numb
   const good = structuredClone(FAKE_GOOD_CREDENTIALS) as Record<FakeVendorType, Record<string, string>>;
   const urls = {} as Record<FakeVendorKey, string>;
   const hits = Object.fromEntries(FAKE_VENDORS.map((v) => [v.key, 0])) as Record<FakeVendorKey, number>;
+  const callsBy = new Map<string, number[]>();
+  const forced: Partial<Record<FakeVendorKey, FakeReply>> = {};
   const handlers: Record<FakeVendorKey, FakeVendorHandler> = {
     salesforce: salesforceHandler(good.salesforce, () => urls.salesforce),
     twilio: twilioHandler(good.twilio),
@@ -108,7 +114,7 @@ export async function startFakeVendors(options: { host?: string; basePort?: numb
     for (const [index, vendor] of FAKE_VENDORS.entries()) {
       const server = createServer((req, res) => {
         hits[vendor.key]++;
-        void serve(handlers[vendor.key], req, res, timers);
+        void serve(handlers[vendor.key], req, res, timers, callsBy, () => forced[vendor.key]);
       });
       server.on('connection', (socket) => {
         sockets.add(socket);
@@ -132,7 +138,7 @@ export async function startFakeVendors(options: { host?: string; basePort?: numb
   }
 
   const env = Object.fromEntries(FAKE_VENDORS.map((v) => [v.env, urls[v.key]]));
-  return { urls, good, env, hits, close };
+  return { urls, good, env, hits, callsBy, forced, close };
 }
 
 function urlHost(host: string): string {
@@ -145,6 +151,8 @@ async function serve(
   req: IncomingMessage,
   res: ServerResponse,
   timers: Set<NodeJS.Timeout>,
+  callsBy: Map<string, number[]>,
+  forced: () => FakeReply | undefined,
 ): Promise<void> {
   let request: FakeRequest;
   try {
@@ -159,6 +167,9 @@ async function serve(
     return;
   }
   const identity = handler.matches(request) ? handler.identity(request) : undefined;
+  if (identity !== undefined) callsBy.set(identity, [...(callsBy.get(identity) ?? []), Date.now()]);
+  const answer = forced();
+  if (answer !== undefined) return send(res, answer);
   switch (identity) {
     case 'hang':
       return; // never answers; close() destroys the socket

@@ -4,6 +4,7 @@ import { TenantTombstones1795910400000 } from './1795910400000-tenant-tombstones
 import { ApiClients1796515200000 } from './1796515200000-api-clients';
 import { IntegrationHistory1797120000000 } from './1797120000000-integration-history';
 import { AuditTrail1797206400000 } from './1797206400000-audit-trail';
+import { CredentialChecks1797292800000 } from './1797292800000-credential-checks';
 import { Webhooks1797379200000 } from './1797379200000-webhooks';
 
 /** Every migration, oldest first. A new one is a new file plus a line here. */
@@ -14,5 +15,6 @@ export const MIGRATIONS = [
   ApiClients1796515200000,
   IntegrationHistory1797120000000,
   AuditTrail1797206400000,
+  CredentialChecks1797292800000,
   Webhooks1797379200000,
 ];

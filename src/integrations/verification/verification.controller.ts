@@ -11,9 +11,15 @@ import {
 import { ApiErrors, ERR, exampleOf, ID_SCHEMA, responseHeaders, type ErrorExample } from '../../common/openapi';
 import { Actor, type RequestActor } from '../../common/request-actor';
 import { DataKeyVersionGoneError } from '../../tenants/tenant-keys.service';
-import { VERIFICATION_REF } from '../integrations.openapi';
+import { VERIFICATION_HISTORY_ENTRY_REF, VERIFICATION_REF, VERIFICATION_STATE_REF } from '../integrations.openapi';
 import { ResourceIdPipe } from '../../common/pipes/resource-id.pipe';
-import { IntegrationNotVerifiedError, toVerificationWire, type VerificationWire } from './verification-result';
+import {
+  IntegrationNotVerifiedError,
+  toVerificationWire,
+  type VerificationHistoryWire,
+  type VerificationStateWire,
+  type VerificationWire,
+} from './verification-result';
 import { VerificationService } from './verification.service';
 
 const E = {
@@ -37,6 +43,38 @@ const RESULT_EXAMPLES = {
     },
   },
 };
+
+const STATE_EXAMPLES = {
+  scheduled: {
+    summary: 'Checked, next check scheduled',
+    value: { ...RESULT_EXAMPLES.ok.value, 'next-check-at': '2026-11-29T08:41:12.000Z' },
+  },
+  failed: {
+    summary: 'Refused, next check scheduled',
+    value: { ...RESULT_EXAMPLES.failed.value, 'next-check-at': '2026-11-29T09:12:40.000Z' },
+  },
+  off: {
+    summary: 'Scheduled checks off for this tenant',
+    value: { ...RESULT_EXAMPLES.ok.value, 'next-check-at': null },
+  },
+};
+
+const HISTORY_EXAMPLE = [
+  {
+    status: 'ok',
+    message: 'Twilio account "Acme" (AC123) is active',
+    'checked-at': '2026-11-29T08:41:12.000Z',
+    revision: 3,
+    trigger: 'scheduled',
+  },
+  {
+    status: 'failed',
+    message: 'Twilio rejected the credentials: Authenticate (code 20003), HTTP 401',
+    'checked-at': '2026-11-28T10:00:00.000Z',
+    revision: 2,
+    trigger: 'manual',
+  },
+];
 
 @ApiTags('integrations')
 @ApiBearerAuth()
@@ -92,22 +130,51 @@ export class VerificationController {
   @Get('verification')
   @RequireScope(Scope.IntegrationsRead)
   @ApiOperation({
-    summary: 'The last verification result',
-    description: 'Kept until the credentials change: a POST or PATCH of the integration clears it (or, with VERIFY_ON_SAVE, replaces it).',
+    summary: 'The last verification result, and when the next scheduled check is due',
+    description:
+      'Kept until the credentials change: a POST or PATCH of the integration clears it (or, with VERIFY_ON_SAVE, replaces it). ' +
+      "`next-check-at` is when the scheduler checks again (VERIFY_INTERVAL, or the tenant's `verify-interval`, less up to VERIFY_JITTER of it); " +
+      'null when scheduled checks are off for this tenant.',
   })
   @ApiResponse({
     status: 200,
-    description: 'The last result',
-    schema: VERIFICATION_REF,
+    description: 'The last result and the next scheduled check',
+    schema: VERIFICATION_STATE_REF,
     headers: responseHeaders(),
-    examples: RESULT_EXAMPLES,
+    examples: STATE_EXAMPLES,
   })
   @ApiErrors({
     400: [ERR.badPathId('iid'), ERR.badUrl, ERR.badPathId('id')],
     403: [ERR.lacksScope('integrations:read'), ERR.foreignTenant],
     404: [E.tenant, E.integration, exampleOf('never verified, or changed since', new IntegrationNotVerifiedError('twilio'))],
   })
-  async last(@Param('iid') iid: string, @Param('id', ResourceIdPipe) id: string): Promise<VerificationWire> {
-    return toVerificationWire(await this.verification.lastResult(iid, id));
+  async last(@Param('iid') iid: string, @Param('id', ResourceIdPipe) id: string): Promise<VerificationStateWire> {
+    const { result, nextCheckAt } = await this.verification.lastResult(iid, id);
+    return { ...toVerificationWire(result), 'next-check-at': nextCheckAt?.toISOString() ?? null };
+  }
+
+  @Get('verification/history')
+  @RequireScope(Scope.IntegrationsRead)
+  @ApiOperation({
+    summary: 'The last 10 checks, newest first',
+    description:
+      'Manual (POST …/verify), scheduled, and on save (VERIFY_ON_SAVE), whatever revision they checked. A scheduled check the vendor ' +
+      'could not answer (429, 5xx, timeout) is not a result and is not listed: it is tried again later.',
+  })
+  @ApiResponse({
+    status: 200,
+    description: 'Up to 10 results, newest first; an empty array when never checked',
+    schema: { type: 'array', items: VERIFICATION_HISTORY_ENTRY_REF, maxItems: 10 },
+    headers: responseHeaders(),
+    examples: { history: { summary: 'A failure, then a scheduled check after it was fixed', value: HISTORY_EXAMPLE } },
+  })
+  @ApiErrors({
+    400: [ERR.badPathId('iid'), ERR.badUrl, ERR.badPathId('id')],
+    403: [ERR.lacksScope('integrations:read'), ERR.foreignTenant],
+    404: [E.tenant, E.integration],
+  })
+  async history(@Param('iid') iid: string, @Param('id', ResourceIdPipe) id: string): Promise<VerificationHistoryWire[]> {
+    const entries = await this.verification.history(iid, id);
+    return entries.map((entry) => ({ ...toVerificationWire(entry), revision: entry.revision, trigger: entry.trigger }));
   }
 }

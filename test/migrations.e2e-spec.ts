@@ -48,7 +48,10 @@ describe('Migrations at start', () => {
     const url = own?.url ?? `sqlite:${join(dir, 'm.sqlite')}`;
     const at = '2026-01-02 03:04:05.678';
     try {
-      const db = await new DataSource({ ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)), migrations: MIGRATIONS }).initialize();
+      const db = await new DataSource({
+        ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)),
+        migrations: MIGRATIONS,
+      }).initialize();
       await db.runMigrations();
       await db.query(
         `INSERT INTO tenants (id, name, data_key_wrapped, master_key_id, data_key_version, data_key_created_at, created_at, updated_at)
@@ -100,7 +103,10 @@ describe('Migrations at start', () => {
       );
     let db!: DataSource;
     try {
-      db = await new DataSource({ ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)), migrations: MIGRATIONS }).initialize();
+      db = await new DataSource({
+        ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)),
+        migrations: MIGRATIONS,
+      }).initialize();
       await db.runMigrations();
       await db.query(
         `INSERT INTO tenants (id, name, data_key_wrapped, master_key_id, data_key_version, data_key_created_at, created_at, updated_at)
@@ -111,21 +117,36 @@ describe('Migrations at start', () => {
       // No foreign key: a chain needs no live tenant (the platform's has none), and outlives a deleted one.
       await event(':platform', 1);
       await db.query("DELETE FROM tenants WHERE id = 't1'");
-      const rows = await db.query<{ tenant_id: string; user_agent: string }[]>('SELECT tenant_id, user_agent FROM audit_events ORDER BY tenant_id');
+      const rows = await db.query<{ tenant_id: string; user_agent: string }[]>(
+        'SELECT tenant_id, user_agent FROM audit_events ORDER BY tenant_id',
+      );
       expect(rows).toEqual([
         { tenant_id: ':platform', user_agent: 'curl/8' },
         { tenant_id: 't1', user_agent: 'Mozilla/5.0 (😀) ñ' },
       ]);
       // One event per seq in a chain; the same seq in another chain is fine.
-      expect(await event('t1', 1).then(() => 'inserted', () => 'refused')).toBe('refused');
+      expect(
+        await event('t1', 1).then(
+          () => 'inserted',
+          () => 'refused',
+        ),
+      ).toBe('refused');
       await event('T1', 1);
-      await db.query(`INSERT INTO audit_chain_anchors (tenant_id, seq, hash, occurred_at, pruned_at) VALUES ('t1', 0, ?, ?, ?)`, ['b'.repeat(64), at, at]);
+      await db.query(`INSERT INTO audit_chain_anchors (tenant_id, seq, hash, occurred_at, pruned_at) VALUES ('t1', 0, ?, ?, ?)`, [
+        'b'.repeat(64),
+        at,
+        at,
+      ]);
 
       // Back to before the audit trail, later migrations first.
       const auditTrail = MIGRATIONS.findIndex((migration) => migration.name === 'AuditTrail1797206400000');
       for (let i = MIGRATIONS.length; i > auditTrail; i--) await db.undoLastMigration();
       // (Not rejects.toThrow(): better-sqlite3's native addon builds its errors in the realm of the first test file that loaded it.)
-      const gone = (table: string) => db.query(`SELECT * FROM ${table}`).then(() => false, () => true);
+      const gone = (table: string) =>
+        db.query(`SELECT * FROM ${table}`).then(
+          () => false,
+          () => true,
+        );
       expect(await gone('audit_events')).toBe(true);
       expect(await gone('audit_chain_anchors')).toBe(true);
     } finally {
@@ -142,7 +163,10 @@ describe('Migrations at start', () => {
     const at = '2026-01-02 03:04:05.678';
     let db!: DataSource;
     try {
-      db = await new DataSource({ ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)), migrations: MIGRATIONS }).initialize();
+      db = await new DataSource({
+        ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)),
+        migrations: MIGRATIONS,
+      }).initialize();
       await db.runMigrations();
       await db.query(
         `INSERT INTO tenants (id, name, data_key_version, created_at, updated_at, verify_interval) VALUES ('t1', 'T1', 1, ?, ?, 21600)`,
@@ -165,17 +189,81 @@ describe('Migrations at start', () => {
       expect(Number(rows[1].id)).toBeGreaterThan(Number(rows[0].id));
       // A result needs its integration, and goes with it (and so with its tenant).
       const orphan = await db
-        .query(`INSERT INTO verification_results (tenant_id, integration_id, revision, status, message, checked_at, ${db.driver.escape('trigger')}) VALUES ('t1', 'nope', 1, 'ok', 'm', ?, 'manual')`, [at])
-        .then(() => 'inserted', () => 'refused');
+        .query(
+          `INSERT INTO verification_results (tenant_id, integration_id, revision, status, message, checked_at, ${db.driver.escape('trigger')}) VALUES ('t1', 'nope', 1, 'ok', 'm', ?, 'manual')`,
+          [at],
+        )
+        .then(
+          () => 'inserted',
+          () => 'refused',
+        );
       expect(orphan).toBe('refused');
       await db.query("DELETE FROM tenants WHERE id = 't1'");
       expect(await db.query('SELECT id FROM verification_results')).toEqual([]);
 
-      await db.undoLastMigration();
-      const gone = (sql: string) => db.query(sql).then(() => false, () => true);
+      // Back to before the credential checks, later migrations first.
+      const checks = MIGRATIONS.findIndex((migration) => migration.name === 'CredentialChecks1797292800000');
+      for (let i = MIGRATIONS.length; i > checks; i--) await db.undoLastMigration();
+      const gone = (sql: string) =>
+        db.query(sql).then(
+          () => false,
+          () => true,
+        );
       expect(await gone('SELECT * FROM verification_results')).toBe(true);
       expect(await gone('SELECT check_due_at FROM integrations')).toBe(true);
       expect(await gone('SELECT verify_interval FROM tenants')).toBe(true);
+    } finally {
+      await db?.destroy();
+      await own?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('adds webhooks and their deliveries, which go with their tenant; and reverts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    const own = mysqlUrl === undefined ? undefined : await ownMysqlDatabase(mysqlUrl);
+    const url = own?.url ?? `sqlite:${join(dir, 'm.sqlite')}`;
+    const at = '2026-01-02 03:04:05.678';
+    let db!: DataSource;
+    try {
+      db = await new DataSource({
+        ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)),
+        migrations: MIGRATIONS,
+      }).initialize();
+      await db.runMigrations();
+      await db.query(`INSERT INTO tenants (id, name, data_key_version, created_at, updated_at) VALUES ('t1', 'T1', 1, ?, ?)`, [at, at]);
+      await db.query(
+        `INSERT INTO webhooks (tenant_id, id, url, events_mask, events, description, secret, enabled, created_at, updated_at)
+         VALUES ('t1', 'wh-1', 'https://example.com/hook', 1, '["integration.created"]', '', 'enc', 1, ?, ?)`,
+        [at, at],
+      );
+      const delivery = (webhook: string) =>
+        db.query(
+          `INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, event_type, payload, status, attempts, next_attempt_at, retry_until, created_at)
+           VALUES ('t1', ?, 'msg-1', 'integration.created', '{}', 'pending', 0, ?, ?, ?)`,
+          [webhook, at, at, at],
+        );
+      await delivery('wh-1');
+      // A delivery needs its endpoint, and goes with it (and so with its tenant).
+      expect(
+        await delivery('wh-nope').then(
+          () => 'inserted',
+          () => 'refused',
+        ),
+      ).toBe('refused');
+      await db.query("DELETE FROM tenants WHERE id = 't1'");
+      expect(await db.query('SELECT event_id FROM webhook_deliveries')).toEqual([]);
+      expect(await db.query('SELECT id FROM webhooks')).toEqual([]);
+
+      const webhooks = MIGRATIONS.findIndex((migration) => migration.name === 'Webhooks1797379200000');
+      for (let i = MIGRATIONS.length; i > webhooks; i--) await db.undoLastMigration();
+      const gone = (table: string) =>
+        db.query(`SELECT * FROM ${table}`).then(
+          () => false,
+          () => true,
+        );
+      expect(await gone('webhook_deliveries')).toBe(true);
+      expect(await gone('webhooks')).toBe(true);
     } finally {
       await db?.destroy();
       await own?.drop();
@@ -189,7 +277,8 @@ describe('Migrations at start', () => {
     const url = own?.url ?? `sqlite:${join(dir, 'm.sqlite')}`;
     const open = (migrations: typeof MIGRATIONS) =>
       new DataSource({ ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)), migrations }).initialize();
-    const names = async (db: DataSource) => (await db.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id')).map((r) => r.name);
+    const names = async (db: DataSource) =>
+      (await db.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id')).map((r) => r.name);
     const at = '2026-01-02 03:04:05.678';
     try {
       // The schema as it was before tombstones, with one live and one soft-deleted tenant.
@@ -200,7 +289,10 @@ describe('Migrations at start', () => {
          VALUES ('live', 'Live', 'enc:v1:k:a:b:c', 'k', 1, ?, ?, ?, NULL), ('gone', 'Gone', NULL, NULL, 1, ?, ?, ?, ?)`,
         [at, at, at, at, at, at, at],
       );
-      await db.query(`INSERT INTO integrations (tenant_id, id, type, config, secrets, revision, created_at, updated_at) VALUES ('live', 'twilio', 'twilio', '{}', '{}', 1, ?, ?)`, [at, at]);
+      await db.query(
+        `INSERT INTO integrations (tenant_id, id, type, config, secrets, revision, created_at, updated_at) VALUES ('live', 'twilio', 'twilio', '{}', '{}', 1, ?, ?)`,
+        [at, at],
+      );
       await db.destroy();
 
       db = await open(MIGRATIONS);

@@ -22,6 +22,8 @@ export interface CheckScheduleConfig {
   concurrency: number;
   /** VERIFY_HOST_CONCURRENCY: checks in flight per vendor host per instance. */
   hostConcurrency: number;
+  /** VERIFY_MAX_RATE: scheduled checks an instance starts per second at most (a backlog drains at this pace). */
+  maxRate: number;
   /** VERIFY_TICK_MS: how often an instance looks for due integrations. */
   tickMs: number;
   /** VERIFY_LEASE in ms: how long a claimed integration stays with the instance that claimed it (a crashed one's claims expire). */
@@ -29,6 +31,14 @@ export interface CheckScheduleConfig {
   /** VERIFY_JITTER: the next check comes up to this fraction of the interval early, so checks made together spread out. */
   jitter: number;
 }
+
+/**
+ * Checks started per second per instance by default: 10,000 due at once drain
+ * in about 7 minutes, and a million integrations on a 24 h interval need 12 a
+ * second in all (more instances add up). See bench/credential-checks.ts for
+ * what a given pace costs the API.
+ */
+export const DEFAULT_MAX_CHECK_RATE = 25;
 
 /** The longest interval a setting may name: a year. */
 export const MAX_CHECK_INTERVAL_SECONDS = 366 * 86_400;
@@ -65,6 +75,7 @@ function loadCheckScheduleConfig(env: Env, timeoutMs: number): CheckScheduleConf
     intervalSeconds,
     concurrency: readInt(env, 'VERIFY_CONCURRENCY', 4, 1, 256),
     hostConcurrency: readInt(env, 'VERIFY_HOST_CONCURRENCY', 2, 1, 256),
+    maxRate: readInt(env, 'VERIFY_MAX_RATE', DEFAULT_MAX_CHECK_RATE, 1, 10_000),
     tickMs: readInt(env, 'VERIFY_TICK_MS', 1000, 50, 3_600_000),
     leaseMs: leaseSeconds * 1000,
     jitter: readFraction(env, 'VERIFY_JITTER', 0.1),

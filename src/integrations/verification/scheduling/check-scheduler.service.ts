@@ -10,6 +10,7 @@ import { CheckClaimsRepository, type ClaimedIntegration } from './check-claims.r
 import { CheckPolicy } from './check-policy.service';
 import { isFresh, nextCheckAt } from './check-schedule';
 import { HostLimiter } from './host-limiter';
+import { Pace } from './pace';
 
 /** The tick's name in @nestjs/schedule's registry. */
 export const CHECK_TICK = 'credential-checks';
@@ -30,7 +31,8 @@ interface Counts {
  * Scheduled re-verification (issue 15). Every VERIFY_TICK_MS, and again
  * whenever a check ends (so a backlog drains at the pace of the checks, not
  * VERIFY_CONCURRENCY per tick: 10,000 due at once would otherwise take 2,500
- * ticks), an instance claims as many due integrations as it has free slots (VERIFY_CONCURRENCY)
+ * ticks), an instance claims as many due integrations as it has free slots (VERIFY_CONCURRENCY),
+ * starting at most VERIFY_MAX_RATE a second,
  * with a lease in the database (see CheckClaimsRepository), so each due
  * integration is checked by one instance; for each it decides:
  *
@@ -58,6 +60,8 @@ export class CheckScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   private ticking: Promise<void> | undefined;
   /** A check ended while a tick was claiming: claim again when that tick ends. */
   private refillWanted = false;
+  private refillTimer: NodeJS.Timeout | undefined;
+  private readonly pace: Pace;
   private stopped = false;
   private tenantChecks: { on: boolean; at: number } | undefined;
   private sweepDone = false;
@@ -76,6 +80,7 @@ export class CheckScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   ) {
     this.config = config.verification.schedule;
     this.hosts = new HostLimiter(this.config.hostConcurrency);
+    this.pace = new Pace(this.config.maxRate, this.config.concurrency);
   }
 
   onApplicationBootstrap(): void {
@@ -92,6 +97,7 @@ export class CheckScheduler implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.refillTimer);
     if (this.registry.doesExist('interval', CHECK_TICK)) this.registry.deleteInterval(CHECK_TICK);
     await this.ticking;
     await Promise.allSettled([...this.inFlight]);
@@ -125,6 +131,15 @@ export class CheckScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     else void this.tick();
   }
 
+  private refillLater(ms: number): void {
+    if (this.refillTimer !== undefined || this.stopped) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, ms);
+    this.refillTimer.unref();
+  }
+
   private async claimAndStart(): Promise<void> {
     if (!(await this.enabled())) return;
     if (!this.sweepDone && this.config.intervalSeconds > 0) {
@@ -133,10 +148,16 @@ export class CheckScheduler implements OnApplicationBootstrap, OnModuleDestroy {
       this.sweepDone = true;
       if (picked > 0) this.logger.log(`${picked} integrations never scheduled are due now`);
     }
-    const free = this.config.concurrency - this.inFlight.size;
-    if (free <= 0 || this.stopped) return;
+    if (this.stopped || this.inFlight.size >= this.config.concurrency) return;
+    const free = this.pace.take(this.config.concurrency - this.inFlight.size);
+    if (free === 0) {
+      // At VERIFY_MAX_RATE: come back when the next start is allowed, not a whole tick later.
+      this.refillLater(this.pace.msUntilNext());
+      return;
+    }
     const now = new Date();
     const claimed = await this.claims.claim(now, new Date(now.getTime() + this.config.leaseMs), free);
+    this.pace.giveBack(free - claimed.length);
     if (claimed.length === 0) return;
     const intervals = await this.tenants.verifyIntervals([...new Set(claimed.map((c) => c.tenantId))]);
     for (const integration of claimed) {

@@ -109,7 +109,7 @@ async function startFakes(): Promise<{ child: ChildProcess; env: Record<string, 
   const settings: Record<string, string> = {};
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the fake vendors did not start within 30 s')), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (!out.includes('Ctrl-C to stop.')) return;
       clearTimeout(timer);

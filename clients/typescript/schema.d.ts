@@ -632,7 +632,7 @@ export interface components {
             /** @description The token's `sub` (an API client's id for its own tokens), `cli:<user>` for the operator commands, `system` for the service itself */
             actor: string;
             /** @enum {string} */
-            action: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read" | "webhook.create" | "webhook.update" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver";
+            action: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read" | "webhook.create" | "webhook.update" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver" | "webhook.disable";
             /** @description What it acted on: the tenant, an integration or API client id, `master-key:<id>`, `data-key:v<n>`, a signing key id … */
             target: string;
             /** @description The HTTP status answered; for integration.verify, 200 when the vendor accepted the credentials and 422 when it refused them */
@@ -2456,7 +2456,7 @@ export interface operations {
                 /** @description Only events at or after this time (ISO 8601) */
                 since?: string;
                 /** @description Only events of this action */
-                action?: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read" | "webhook.create" | "webhook.update" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver";
+                action?: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read" | "webhook.create" | "webhook.update" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver" | "webhook.disable";
                 /** @description Events per page (JSON); with NDJSON, the most lines sent (default: every event) */
                 limit?: number;
                 /** @description The previous page's `next-cursor` (opaque): the events after it, up to the chain's head when the first page was read */
@@ -3639,7 +3639,7 @@ export interface operations {
                 /** @description Only events at or after this time (ISO 8601) */
                 since?: string;
                 /** @description Only events of this action */
-                action?: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read" | "webhook.create" | "webhook.update" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver";
+                action?: "tenant.create" | "tenant.update" | "tenant.delete" | "integration.create" | "integration.replace" | "integration.update" | "integration.delete" | "integration.restore" | "integration.verify" | "integration.secret-read" | "client.create" | "client.delete" | "client.rotate-secret" | "keys.rewrap" | "keys.replace" | "signing-key.create" | "signing-key.rotate" | "signing-key.rewrap" | "audit.read" | "webhook.create" | "webhook.update" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver" | "webhook.disable";
                 /** @description Events per page (JSON); with NDJSON, the most lines sent (default: every event) */
                 limit?: number;
                 /** @description The previous page's `next-cursor` (opaque): the events after it, up to the chain's head when the first page was read */

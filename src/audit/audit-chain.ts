@@ -31,6 +31,7 @@ export const AUDIT_ACTIONS = [
   'webhook.delete',
   'webhook.rotate-secret',
   'webhook.redeliver',
+  'webhook.disable',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -1,4 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
+import { systemActor } from '../common/request-actor';
+import { DatabaseService } from '../database/database.service';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { retryDelayMs } from './backoff';
 import type { WebhookDeliveryEntity } from './webhook-delivery.entity';
@@ -7,6 +10,9 @@ import { WebhookSecrets } from './webhook-secrets';
 import { hostOf } from './webhook-url';
 import type { WebhookEntity } from './webhook.entity';
 import { WebhooksRepository } from './webhooks.repository';
+
+/** Who turns a failing endpoint off, in the audit trail. */
+export const WEBHOOK_WORKER_ACTOR = systemActor('system:webhooks');
 
 /** The `disabled-reason` of an endpoint the worker turned off. */
 export function disabledReason(failingSince: Date, lastError: string): string {
@@ -34,6 +40,8 @@ export class WebhookDeliveryService {
     private readonly repository: WebhooksRepository,
     private readonly secrets: WebhookSecrets,
     private readonly sender: WebhookSender,
+    private readonly db: DatabaseService,
+    private readonly audit: AuditService,
     @Inject(CONFIGURATION) private readonly config: Configuration,
   ) {}
 
@@ -105,7 +113,17 @@ export class WebhookDeliveryService {
     const after = await this.repository.markFailing(webhook.tenantId, webhook.id, at);
     if (after === null || !after.enabled || after.failingSince === null) return;
     if (at.getTime() - after.failingSince.getTime() < this.config.webhooks.disableAfterSeconds * 1000) return;
-    if (await this.repository.disable(after.tenantId, after.id, after.failingSince, disabledReason(after.failingSince, error), at)) {
+    const reason = disabledReason(after.failingSince, error);
+    // Turning an endpoint off is a privileged action too: it commits with its audit event, by the worker's actor.
+    const disabled = await this.db.transaction(async (tx) => {
+      if (!(await this.repository.disable(after.tenantId, after.id, after.failingSince!, reason, at, tx))) return false;
+      await this.audit.record(
+        { tenantId: after.tenantId, actor: WEBHOOK_WORKER_ACTOR, action: 'webhook.disable', target: after.id, outcome: 200 },
+        tx,
+      );
+      return true;
+    });
+    if (disabled) {
       this.logger.warn(
         `webhook ${after.id} (${hostOf(after.url)}) of tenant ${after.tenantId} disabled: failing since ${after.failingSince.toISOString()}`,
       );

@@ -159,8 +159,8 @@ export class WebhooksRepository {
   }
 
   /** Disables an endpoint that is still enabled and has been failing since `failingSince`. */
-  async disable(tenantId: string, id: string, failingSince: Date, reason: string, at: Date): Promise<boolean> {
-    const result = await this.db.run((manager) =>
+  async disable(tenantId: string, id: string, failingSince: Date, reason: string, at: Date, tx?: EntityManager): Promise<boolean> {
+    const result = await this.db.within(tx, (manager) =>
       manager
         .withRepository(this.webhooks)
         .createQueryBuilder()

@@ -375,6 +375,12 @@ describe('Webhooks: disabling and restarts (issue 15)', () => {
       expect(disabled.body['disabled-reason']).toMatch(
         /answered 503.*re-enable with PATCH \{"enabled": true\} once the endpoint answers 2xx/,
       );
+      // The worker's decision is in the tenant's audit trail, by its own actor.
+      const disabling = await t.db.query<{ actor_sub: string; target: string }>(
+        "SELECT actor_sub, target FROM audit_events WHERE tenant_id = ? AND action = 'webhook.disable'",
+        [tenant],
+      );
+      expect(disabling).toEqual([{ actor_sub: 'system:webhooks', target: id }]);
       const attempts = receiver.received.length;
       await new Promise((resolve) => setTimeout(resolve, 600));
       expect(receiver.received.length).toBe(attempts); // nothing is sent to a disabled endpoint

@@ -19,6 +19,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { IntegrationsModule } from './integrations/integrations.module';
 import { LoggingModule } from './logging/logging.module';
+import { RedisConnections, RedisModule } from './redis/redis.module';
 import { TenantsModule } from './tenants/tenants.module';
 import { WebhookWorkerModule } from './webhooks/webhook-worker.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
@@ -37,7 +38,12 @@ export class AppModule {
         LoggingModule,
         DatabaseModule,
         AuthModule,
-        ThrottlerModule.forRoot(rateLimitOptions(configuration.app)),
+        RedisModule,
+        ThrottlerModule.forRootAsync({
+          imports: [RedisModule],
+          inject: [RedisConnections],
+          useFactory: (redis: RedisConnections) => rateLimitOptions(configuration.app, redis),
+        }),
         CryptoModule,
         TenantsModule,
         IntegrationsModule,

@@ -66,7 +66,7 @@ export class DataKeyService implements OnModuleInit {
     @Inject(CONFIGURATION) config: Configuration,
     @Optional() private readonly redis?: RedisConnections,
   ) {
-    this.channel = `${config.redis.keyPrefix}data-keys:forget`;
+    this.channel = `${redis?.keyPrefix ?? ''}data-keys:forget`;
     this.ring = config.crypto.ring;
     this.ttlMs = config.crypto.dataKeyCacheTtlMs;
     this.maxCached = config.crypto.dataKeyCacheSize;

@@ -92,10 +92,10 @@ class MigrationLock {
 
   private async renew(): Promise<void> {
     try {
-      await this.dataSource.query(`UPDATE migration_lock SET expires_at = NOW(3) + INTERVAL ${LOCK_TTL_S} SECOND WHERE name = ? AND holder = ?`, [
-        LOCK_NAME,
-        this.holder,
-      ]);
+      await this.dataSource.query(
+        `UPDATE migration_lock SET expires_at = NOW(3) + INTERVAL ${LOCK_TTL_S} SECOND WHERE name = ? AND holder = ?`,
+        [LOCK_NAME, this.holder],
+      );
     } catch (error) {
       this.logger.warn(`renewing the migration lock failed (${(error as Error).name}); it is kept until it expires`);
     }

@@ -16,7 +16,7 @@ import { createTenant, startTestApp, TEST_KEY_A, TEST_KEY_B, type TestApp } from
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 async function until(check: () => boolean, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
+  for (const end = Date.now() + ms; Date.now() < end;) {
     if (check()) return true;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -32,7 +32,9 @@ describe('Data-key caches of two instances during a rotation (issue 16)', () => 
   beforeAll(async () => {
     const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     await probe.connect().catch((error: Error) => {
-      throw new Error(`Redis is not answering at ${REDIS_URL} (${error.message}); it is on every machine of this kind (or set TEST_REDIS_URL)`);
+      throw new Error(
+        `Redis is not answering at ${REDIS_URL} (${error.message}); it is on every machine of this kind (or set TEST_REDIS_URL)`,
+      );
     });
     probe.disconnect();
     const env = { REDIS_URL, REDIS_KEY_PREFIX: prefix, DATA_KEY_CACHE_TTL_MS: '3600000', ENCRYPTION_KEYS: `${TEST_KEY_B},${TEST_KEY_A}` };
@@ -52,7 +54,9 @@ describe('Data-key caches of two instances during a rotation (issue 16)', () => 
   it('keys:rotate --reencrypt on one instance while the other serves: 0 errors, 0 wrong values, and the other drops its stale keys', async () => {
     const tenants = await Promise.all([1, 2, 3].map(() => createTenant(a, 'dk')));
     for (const tenant of tenants) {
-      expect((await call(urls[0], 'POST', `/tenants/${tenant}/integrations/twilio`, { account: 'AC-0', password: 'pw-0' })).status).toBe(201);
+      expect((await call(urls[0], 'POST', `/tenants/${tenant}/integrations/twilio`, { account: 'AC-0', password: 'pw-0' })).status).toBe(
+        201,
+      );
       // B reads: it now holds each tenant's key in its cache.
       expect((await call(urls[1], 'GET', `/tenants/${tenant}/integrations/twilio`)).status).toBe(200);
     }
@@ -87,7 +91,9 @@ describe('Data-key caches of two instances during a rotation (issue 16)', () => 
     // B was told: none of its cached "current" keys is the replaced version 1.
     expect(await until(() => tenants.every((tenant) => cache.cached(tenant)?.version !== 1), 2000)).toBe(true);
     for (const tenant of tenants) {
-      expect((await call(urls[1], 'POST', `/tenants/${tenant}/integrations/twilio`, { account: 'AC-after', password: 'pw-after' })).status).toBe(200);
+      expect(
+        (await call(urls[1], 'POST', `/tenants/${tenant}/integrations/twilio`, { account: 'AC-after', password: 'pw-after' })).status,
+      ).toBe(200);
       expect(cache.cached(tenant)?.version).toBe(2);
       const [row] = await a.db.query<{ data_key_version: number | string }>('SELECT data_key_version FROM tenants WHERE id = ?', [tenant]);
       expect(Number(row.data_key_version)).toBe(2);
@@ -95,7 +101,7 @@ describe('Data-key caches of two instances during a rotation (issue 16)', () => 
     }
   }, 60_000);
 
-  it('a tenant deleted through one instance is gone from the other\'s key cache at once', async () => {
+  it("a tenant deleted through one instance is gone from the other's key cache at once", async () => {
     const tenant = await createTenant(a, 'dk-del');
     expect((await call(urls[1], 'POST', `/tenants/${tenant}/integrations/twilio`, { account: 'AC-1', password: 'pw-1' })).status).toBe(201);
     const cache = b.app.get(DataKeyService);

@@ -16,7 +16,9 @@ async function requireRedis(): Promise<void> {
     await probe.connect();
     await probe.ping();
   } catch (error) {
-    throw new Error(`Redis is not answering at ${REDIS_URL} (${(error as Error).message}); start it (it is on every machine of this kind) or set TEST_REDIS_URL`);
+    throw new Error(
+      `Redis is not answering at ${REDIS_URL} (${(error as Error).message}); start it (it is on every machine of this kind) or set TEST_REDIS_URL`,
+    );
   } finally {
     probe.disconnect();
   }
@@ -69,7 +71,12 @@ describe('Rate limits shared through Redis by two instances (issue 16)', () => {
   it('keeps answering when Redis is unreachable, each instance counting on its own meanwhile', async () => {
     const url = apps[0].config.database.kind === 'mysql' ? apps[0].config.database.url : `sqlite:${apps[0].config.database.path}`;
     // Port 1 on loopback: connection refused, as when Redis is down.
-    const lonely = await startTestApp({ RATE_LIMIT_MAX: String(MAX), RATE_LIMIT_WINDOW_MS: '60000', REDIS_URL: 'redis://127.0.0.1:1', DATABASE_URL: url });
+    const lonely = await startTestApp({
+      RATE_LIMIT_MAX: String(MAX),
+      RATE_LIMIT_WINDOW_MS: '60000',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      DATABASE_URL: url,
+    });
     try {
       const headers = { authorization: `Bearer ${token({ sub: `lonely-${prefix}`, scope: 'platform:admin' })}` };
       const started = Date.now();

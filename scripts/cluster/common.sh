@@ -46,7 +46,7 @@ wsrep_cluster_name=integrations_api_test
 wsrep_cluster_address=gcomm://${addresses%,}
 wsrep_node_name=node$n
 wsrep_node_address=127.0.0.1:$gp
-wsrep_provider_options="base_host=127.0.0.1;base_port=$gp;gmcast.listen_addr=tcp://127.0.0.1:$gp;ist.recv_addr=127.0.0.1:$((gp + 10));gcache.size=64M"
+wsrep_provider_options="base_host=127.0.0.1;base_port=$gp;gmcast.listen_addr=tcp://127.0.0.1:$gp;ist.recv_addr=127.0.0.1:$((gp + 10));gcache.size=64M;evs.keepalive_period=PT0.5S;evs.suspect_timeout=PT2S;evs.inactive_timeout=PT3S"
 wsrep_sst_method=rsync
 wsrep_sst_receive_address=127.0.0.1:$((gp + 20))
 wsrep_slave_threads=2
@@ -65,6 +65,15 @@ start_node() {
     mariadb-install-db --defaults-file="$dir/my.cnf" --user=mysql --auth-root-authentication-method=socket >"$dir/install.log" 2>&1
   fi
   chown -R mysql:mysql "$dir"
+  local position=""
+  if [ -f "$dir/data/grastate.dat" ] && grep -q '^seqno: *-1' "$dir/data/grastate.dat"; then
+    # It crashed: recover its last committed position from InnoDB (what galera_recovery does under systemd),
+    # so it rejoins by IST from the others' gcache instead of a full SST that blocks the donor.
+    mariadbd --defaults-file="$dir/my.cnf" --user=mysql --wsrep-recover --log-error="$dir/recover.log" >/dev/null 2>&1 || true
+    position="$(grep -o 'Recovered position: .*' "$dir/recover.log" | tail -n 1 | sed 's/Recovered position: //')"
+    rm -f "$dir/recover.log"
+    [ -n "$position" ] && say "node$n: recovered position $position"
+  fi
   if [ -n "$bootstrap" ]; then
     # A test cluster: the node bootstrapping it may do so even if it was not the last to stop.
     [ -f "$dir/data/grastate.dat" ] && sed -i 's/^safe_to_bootstrap: 0/safe_to_bootstrap: 1/' "$dir/data/grastate.dat"
@@ -72,7 +81,7 @@ start_node() {
   else
     say "node$n: joining on port $(sql_port "$n")"
   fi
-  setsid mariadbd --defaults-file="$dir/my.cnf" --user=mysql $bootstrap </dev/null >>"$dir/console.log" 2>&1 &
+  setsid mariadbd --defaults-file="$dir/my.cnf" --user=mysql $bootstrap ${position:+--wsrep_start_position=$position} </dev/null >>"$dir/console.log" 2>&1 &
 }
 
 wait_ready() {

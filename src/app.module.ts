@@ -20,6 +20,7 @@ import { HealthModule } from './health/health.module';
 import { IntegrationsModule } from './integrations/integrations.module';
 import { CredentialChecksModule } from './integrations/verification/scheduling/credential-checks.module';
 import { LoggingModule } from './logging/logging.module';
+import { RedisConnections, RedisModule } from './redis/redis.module';
 import { TenantsModule } from './tenants/tenants.module';
 import { WebhookWorkerModule } from './webhooks/webhook-worker.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
@@ -38,7 +39,12 @@ export class AppModule {
         LoggingModule,
         DatabaseModule,
         AuthModule,
-        ThrottlerModule.forRoot(rateLimitOptions(configuration.app)),
+        RedisModule,
+        ThrottlerModule.forRootAsync({
+          imports: [RedisModule],
+          inject: [RedisConnections],
+          useFactory: (redis: RedisConnections) => rateLimitOptions(configuration.app, redis),
+        }),
         CryptoModule,
         TenantsModule,
         IntegrationsModule,

@@ -22,7 +22,7 @@ describe('Migrations at start', () => {
 
   // Several instances of a deployment start together only on a shared server database; SQLite is one process's file.
   if (mysqlUrl !== undefined) {
-    it('several instances starting at once on one MySQL database queue on the lock and all come up', async () => {
+    it('several instances starting at once on one empty MySQL database queue on the lock row, all come up, and the schema is made once', async () => {
       const database = await ownMysqlDatabase(mysqlUrl);
       const apps: TestApp[] = [];
       try {
@@ -35,8 +35,36 @@ describe('Migrations at start', () => {
           "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN ('tenants', 'integrations', 'key_rotations')",
         );
         expect(Number(tables[0].n)).toBe(3);
+        // The lock is a row (GET_LOCK is per node on Galera), released at the end.
+        expect(await apps[0].db.query('SELECT name FROM migration_lock')).toEqual([]);
       } finally {
         for (const app of apps) await app.app.close();
+        await database.drop();
+      }
+    });
+
+    it('a migration lock left by an instance that died is taken over once it expires, and a live one is waited for', async () => {
+      const database = await ownMysqlDatabase(mysqlUrl);
+      const admin = new DataSource({ type: 'mariadb', url: database.url });
+      await admin.initialize();
+      let app: TestApp | undefined;
+      try {
+        await admin.query(
+          'CREATE TABLE migration_lock (name VARCHAR(64) NOT NULL PRIMARY KEY, holder VARCHAR(100) NOT NULL, expires_at DATETIME(3) NOT NULL) ENGINE=InnoDB',
+        );
+        // As a holder that stopped renewing would leave it: 3 s before it expires.
+        await admin.query("INSERT INTO migration_lock VALUES ('migrations', 'dead-host:1:abcd', NOW(3) + INTERVAL 3 SECOND)");
+        const started = Date.now();
+        app = await startTestApp({ DATABASE_URL: database.url });
+        const waited = Date.now() - started;
+        expect(waited).toBeGreaterThanOrEqual(2500);
+        expect(waited).toBeLessThan(15_000);
+        const rows = await app.db.query<{ name: string }>('SELECT name FROM migrations ORDER BY id');
+        expect(rows.map((r) => r.name)).toEqual(MIGRATIONS.map((m) => new m().name ?? m.name));
+        expect(await admin.query('SELECT holder FROM migration_lock')).toEqual([]);
+      } finally {
+        await app?.app.close();
+        await admin.destroy();
         await database.drop();
       }
     });

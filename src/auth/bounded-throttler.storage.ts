@@ -24,9 +24,9 @@ const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
  * `maxKeys`, the key whose window started first (the one closest to its reset)
  * is dropped.
  *
- * Each instance counts on its own. To share the counts between instances, a
- * Redis-backed ThrottlerStorage goes in the same place (ThrottlerModule's
- * `storage` option, see rateLimitOptions); nothing else changes.
+ * Each instance counts on its own. With REDIS_URL the counts are shared
+ * through Redis instead (SharedThrottlerStorage), and this store is what an
+ * instance falls back to while Redis is unreachable.
  */
 export class BoundedThrottlerStorage implements ThrottlerStorage {
   /** Insertion order is window-start order: a key is moved to the end when its window starts again. */

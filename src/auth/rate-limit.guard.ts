@@ -11,7 +11,9 @@ import {
 import { RateLimitedError } from '../common/errors/domain-errors';
 import type { AppConfig } from '../config/app.config';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
+import type { RedisConnections } from '../redis/redis.module';
 import { BoundedThrottlerStorage } from './bounded-throttler.storage';
+import { SharedThrottlerStorage } from './shared-throttler.storage';
 import type { GuardedRequest } from './jwt-auth.guard';
 import { RouteAccessReader } from './route-access';
 
@@ -19,13 +21,15 @@ import { RouteAccessReader } from './route-access';
  * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS for each caller, across all
  * routes. A window is fixed: it starts with the caller's first request, and
  * past the limit the caller waits for its end (blockDuration 0). The counts
- * live in a size-bounded store; a shared one (Redis) would be passed here as
- * `storage`, the guard stays as it is.
+ * live in a size-bounded store of this instance, or with REDIS_URL in Redis,
+ * shared by every instance (falling back to the local store while Redis is
+ * down); the guard stays as it is.
  */
-export function rateLimitOptions(app: AppConfig): ThrottlerModuleOptions {
+export function rateLimitOptions(app: AppConfig, redis?: RedisConnections): ThrottlerModuleOptions {
+  const local = new BoundedThrottlerStorage(app.rateLimitCacheSize);
   return {
     throttlers: [{ name: 'default', limit: app.rateLimitMax, ttl: app.rateLimitWindowMs, blockDuration: 0 }],
-    storage: new BoundedThrottlerStorage(app.rateLimitCacheSize),
+    storage: redis?.client ? new SharedThrottlerStorage(redis.client, local) : local,
     // No X-RateLimit-* on every answer (the API never sent them); a 429 carries Retry-After.
     setHeaders: false,
   };

@@ -3,6 +3,7 @@ import { AuditModule } from '../audit/audit.module';
 import { SigningKeysModule } from '../clients/signing-keys.module';
 import { ConfigModule } from '../config/config.module';
 import type { Configuration } from '../config/configuration';
+import { RedisModule } from '../redis/redis.module';
 import { KeysModule } from '../crypto/keys.module';
 import { DatabaseModule } from '../database/database.module';
 import { AuditVerifyCommand } from './audit-verify.command';
@@ -28,7 +29,8 @@ export class CliModule {
     }
     return {
       module: CliModule,
-      imports: [ConfigModule.forRoot(configuration), DatabaseModule, KeysModule, SigningKeysModule],
+      // RedisModule: a key rotation tells the serving instances to drop their cached data keys.
+      imports: [ConfigModule.forRoot(configuration), DatabaseModule, RedisModule, KeysModule, SigningKeysModule],
       providers: [KeysCommand, SigningKeysCommand],
     };
   }

@@ -7,6 +7,7 @@ import { type CryptoConfig, loadCryptoConfig } from './crypto.config';
 import { type DatabaseConfig, loadDatabaseConfig } from './database.config';
 import { ensureDevSecrets } from './dev-secrets';
 import { type HistoryConfig, loadHistoryConfig } from './history.config';
+import { loadRedisConfig, type RedisConfig } from './redis.config';
 import { loadVerificationConfig, type VerificationConfig } from './verification.config';
 import { loadWebhooksConfig, type WebhooksConfig } from './webhooks.config';
 
@@ -24,6 +25,8 @@ export interface Configuration {
   history: HistoryConfig;
   /** Webhook delivery (issue 15). */
   webhooks: WebhooksConfig;
+  /** Shared state of several instances (issue 16); optional. */
+  redis: RedisConfig;
   /** Settings that were generated into DATA_DIR because they were missing (development only). */
   generated: string[];
 }
@@ -75,6 +78,7 @@ export function loadConfiguration(env: Env = process.env): Configuration {
     audit: loadAuditConfig(env),
     history: loadHistoryConfig(env),
     webhooks: loadWebhooksConfig(env),
+    redis: loadRedisConfig(env),
     generated,
   };
 }

@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
+import { RedisConnections } from '../redis/redis.module';
 import { dataKeyAad, open, parseEnvelope, seal } from './envelope';
 import type { MasterKeyRing } from './master-key-ring';
 
@@ -41,19 +42,44 @@ interface CacheEntry {
  * tenant (DATA_KEY_CACHE_SIZE tenants at most) holding its keys by version
  * (what a secret names) and which one is current. A stale "current" is
  * harmless: writes are fenced on the version in the database and refresh it
- * when the fence refuses them.
+ * when the fence refuses them. A key of one version never changes, so a read
+ * never decrypts with a wrong key either.
+ *
+ * Several instances (issue 16): the steps of a data-key replacement and a
+ * tenant's deletion call `forgetEverywhere`, which with REDIS_URL also tells
+ * every other instance (pub/sub) to drop that tenant's keys, so a deleted
+ * tenant's key does not stay in another instance's memory for the TTL and the
+ * others encrypt with the new key from their next write. A message lost while
+ * Redis is down only costs a fenced write's retry; the TTL still bounds it.
  */
 @Injectable()
-export class DataKeyService {
+export class DataKeyService implements OnModuleInit {
   private readonly ring: MasterKeyRing;
   private readonly ttlMs: number;
   private readonly maxCached: number;
   private readonly cache = new Map<string, CacheEntry>();
 
-  constructor(@Inject(CONFIGURATION) config: Configuration) {
+  private readonly logger = new Logger('DataKeys');
+  private readonly channel: string;
+
+  constructor(
+    @Inject(CONFIGURATION) config: Configuration,
+    @Optional() private readonly redis?: RedisConnections,
+  ) {
+    this.channel = `${redis?.keyPrefix ?? ''}data-keys:forget`;
     this.ring = config.crypto.ring;
     this.ttlMs = config.crypto.dataKeyCacheTtlMs;
     this.maxCached = config.crypto.dataKeyCacheSize;
+  }
+
+  onModuleInit(): void {
+    const subscriber = this.redis?.subscriber();
+    if (subscriber === undefined || subscriber === null) return;
+    subscriber.on('message', (channel: string, tenantId: string) => {
+      if (channel === this.channel) this.cache.delete(tenantId);
+    });
+    // Subscribed again by ioredis after a reconnect; a failure here is logged by RedisConnections.
+    subscriber.subscribe(this.channel).catch(() => undefined);
   }
 
   get activeMasterKeyId(): string {
@@ -134,8 +160,20 @@ export class DataKeyService {
     if (current) entry.current = dataKey.version;
   }
 
-  /** Drops a tenant's cached keys (after its key is destroyed or replaced). */
+  /** Drops a tenant's cached keys in this instance (a fenced write found its current key stale). */
   forget(tenantId: string): void {
     this.cache.delete(tenantId);
+  }
+
+  /** Drops a tenant's cached keys here and, with REDIS_URL, in every other instance (after its key is destroyed or replaced). */
+  async forgetEverywhere(tenantId: string): Promise<void> {
+    this.cache.delete(tenantId);
+    const client = this.redis?.client;
+    if (client === undefined || client === null) return;
+    try {
+      await client.publish(this.channel, tenantId);
+    } catch (error) {
+      this.logger.warn(`could not tell the other instances to drop a tenant's cached data keys (${(error as Error).name}); their cache TTL bounds it`);
+    }
   }
 }

@@ -25,6 +25,9 @@ const UNAVAILABLE_CODES = new Set([
   'ER_CONNECTION_KILLED',
   'ER_SERVER_GONE_ERROR',
   'ER_LOCK_WAIT_TIMEOUT',
+  // 1047 from a Galera node that is not in the primary component (cut off, or still joining): this node
+  // cannot serve until it rejoins; another node can.
+  'ER_UNKNOWN_COM_ERROR',
   'SQLITE_BUSY',
   'SQLITE_LOCKED',
   'SQLITE_CANTOPEN',
@@ -41,7 +44,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message));
 }
 
-/** A transaction lost a lock race and is safe to run again. */
+/**
+ * A transaction lost a lock race and is safe to run again. On Galera a write
+ * that conflicts with one committed on another node fails certification,
+ * often at COMMIT, with the same ER_LOCK_DEADLOCK (1213): nothing of it
+ * landed, so it is a lost race too.
+ */
 export function isRetryableConflict(error: unknown): boolean {
   const code = driverCode(error);
   return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT';

@@ -140,7 +140,7 @@ export class TenantKeysService {
         dataKeyVersion: state.dataKeyVersion + 1,
         dataKeyCreatedAt: new Date(),
       });
-      this.dataKeys.forget(tenantId);
+      await this.dataKeys.forgetEverywhere(tenantId);
       if (replaced) return state.dataKeyVersion + 1;
     }
   }
@@ -154,7 +154,7 @@ export class TenantKeysService {
       await this.emitRotated(tenantId, version, tx);
       await this.audit.record({ tenantId, actor, action: 'keys.replace', target: `data-key:v${version}`, outcome: 200 }, tx);
     });
-    this.dataKeys.forget(tenantId);
+    await this.dataKeys.forgetEverywhere(tenantId);
   }
 
   /** tenant.keys.rotated, in the rotation step's own transaction (before its audit event, which comes last). */

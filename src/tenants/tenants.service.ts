@@ -131,7 +131,7 @@ export class TenantsService {
       if (!(await this.repository.delete(id, new Date(), tx))) throw new TenantNotFoundError(id);
       await this.audit.record({ tenantId: id, actor, action: 'tenant.delete', target: id, outcome: 204 }, tx);
     });
-    this.dataKeys.forget(id);
+    await this.dataKeys.forgetEverywhere(id);
   }
 }
 

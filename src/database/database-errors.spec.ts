@@ -1,0 +1,21 @@
+import { QueryFailedError } from 'typeorm';
+import { isDatabaseUnavailable, isRetryableConflict } from './database-errors';
+
+/** A driver error as mysql2 makes it, wrapped as TypeORM wraps it. */
+function failed(code: string, errno: number, message: string): QueryFailedError {
+  return new QueryFailedError('COMMIT', [], Object.assign(new Error(message), { code, errno }));
+}
+
+describe('database errors on Galera (issue 16)', () => {
+  it('a certification failure at COMMIT is a lost race, to be run again, not an outage', () => {
+    const error = failed('ER_LOCK_DEADLOCK', 1213, 'Deadlock found when trying to get lock; try restarting transaction');
+    expect(isRetryableConflict(error)).toBe(true);
+    expect(isDatabaseUnavailable(error)).toBe(false);
+  });
+
+  it('a node outside the primary component (WSREP not ready) is an unavailable database: 503, not 500', () => {
+    const error = failed('ER_UNKNOWN_COM_ERROR', 1047, 'WSREP has not yet prepared node for application use');
+    expect(isDatabaseUnavailable(error)).toBe(true);
+    expect(isRetryableConflict(error)).toBe(false);
+  });
+});

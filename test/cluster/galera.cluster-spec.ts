@@ -1,0 +1,259 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+import { MIGRATIONS } from '../../src/database/migrations';
+import { call, statusCounts } from '../helpers/http-calls';
+import { createTenant, startTestApp, token, type TestApp } from '../helpers/test-app';
+
+/**
+ * Issue 16 on a real multi-primary cluster: three instances, each on its own
+ * Galera node (npm run cluster:up). Every loop is bounded in time.
+ */
+const PORTS = [3311, 3312, 3313];
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const NODE_SH = join(__dirname, '../../scripts/cluster/node.sh');
+const DB = `cluster_test_${randomBytes(3).toString('hex')}`;
+const urlOf = (port: number): string => `mysql://root@127.0.0.1:${port}/${DB}`;
+
+async function pool<T>(jobs: (() => Promise<T>)[], parallel: number): Promise<T[]> {
+  const results: T[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        results[i] = await jobs[i]();
+      }
+    }),
+  );
+  return results;
+}
+
+const percentile = (values: number[], p: number): number =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
+
+describe('Three instances on a three-node Galera cluster (issue 16)', () => {
+  const apps: TestApp[] = [];
+  const urls: string[] = [];
+
+  beforeAll(async () => {
+    for (const port of PORTS) {
+      const probe = await createConnection({ host: '127.0.0.1', port, user: 'root' }).catch((error: Error) => {
+        throw new Error(`Galera node on port ${port} is not answering (${error.message}): run npm run cluster:up first`);
+      });
+      const [rows] = await probe.query("SHOW STATUS LIKE 'wsrep_cluster_size'");
+      await probe.end();
+      expect((rows as { Value: string }[])[0].Value).toBe('3');
+    }
+    const admin = await createConnection({ host: '127.0.0.1', port: PORTS[0], user: 'root' });
+    await admin.query(`CREATE DATABASE \`${DB}\` CHARACTER SET utf8mb4`);
+    await admin.end();
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.app.close().catch(() => undefined);
+    const admin = await createConnection({ host: '127.0.0.1', port: PORTS[0], user: 'root' });
+    await admin.query(`DROP DATABASE IF EXISTS \`${DB}\``);
+    await admin.end();
+  });
+
+  it('three instances started at once on an empty database, each on its own node: all come up, the schema is made once', async () => {
+    const started = Date.now();
+    const results = await Promise.allSettled(
+      PORTS.map((port) => startTestApp({ DATABASE_URL: urlOf(port), REDIS_URL, REDIS_KEY_PREFIX: `${DB}:`, RATE_LIMIT_MAX: '100000' })),
+    );
+    for (const r of results) if (r.status === 'fulfilled') apps.push(r.value);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    console.log(`3 instances up on an empty database in ${Date.now() - started} ms`);
+    for (const app of apps) {
+      await app.app.listen({ port: 0, host: '127.0.0.1' });
+      urls.push((await app.app.getUrl()).replace('[::1]', '127.0.0.1'));
+    }
+    for (const app of apps) {
+      const rows = await app.db.query<{ name: string }>('SELECT name FROM migrations ORDER BY id');
+      expect(rows.map((r) => r.name)).toEqual(MIGRATIONS.map((m) => new m().name ?? m.name));
+    }
+  });
+
+  it('many tenants creating at once over the three: 0 x 5xx, each row once, every write reads back from every node', async () => {
+    const tenants = await Promise.all(Array.from({ length: 20 }, (_, i) => createTenant(apps[i % 3], 'gal')));
+    const writes = tenants.flatMap((tenant) =>
+      Array.from({ length: 10 }, (_, i) => ({
+        tenant,
+        id: `sg-${i}`,
+        body: { type: 'sendgrid', account: `${tenant}-${i}`, password: `pw-${tenant}-${i}` },
+      })),
+    );
+    const started = Date.now();
+    const times: number[] = [];
+    const answers = await pool(
+      writes.map((w, n) => async () => {
+        const t0 = Date.now();
+        const a = await call(urls[n % 3], 'POST', `/tenants/${w.tenant}/integrations/${w.id}`, w.body);
+        times.push(Date.now() - t0);
+        return a;
+      }),
+      24,
+    );
+    const seconds = (Date.now() - started) / 1000;
+    console.log(
+      `3 instances on Galera: ${writes.length} creates, ${JSON.stringify(statusCounts(answers.map((a) => a.status)))}, ${(writes.length / seconds).toFixed(0)} req/s, p99 ${percentile(times, 0.99)} ms`,
+    );
+    expect(statusCounts(answers.map((a) => a.status))).toEqual({ 201: writes.length });
+    for (const app of apps) {
+      const [{ n }] = await app.db.query<{ n: number | string }>(
+        `SELECT COUNT(*) AS n FROM integrations WHERE tenant_id IN (${tenants.map(() => '?').join(',')})`,
+        tenants,
+      );
+      expect(Number(n)).toBe(writes.length);
+    }
+    for (const url of urls) {
+      const reads = await pool(
+        writes.map((w) => () => call(url, 'GET', `/tenants/${w.tenant}/integrations/${w.id}`)),
+        24,
+      );
+      expect(
+        reads.filter(
+          (r, i) => r.status !== 200 || r.body.account !== writes[i].body.account || r.body.password !== writes[i].body.password,
+        ),
+      ).toEqual([]);
+    }
+  });
+
+  it('mixed writes on shared keys across the three for 10 s: no 5xx; ETag/If-Match keeps its meaning across nodes', async () => {
+    const tenant = await createTenant(apps[0], 'galmix');
+    const statuses: number[] = [];
+    const deadline = Date.now() + 10_000;
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, worker) => {
+        for (let n = 0; Date.now() < deadline; n++) {
+          const base = urls[(worker + n) % 3];
+          const path = `/tenants/${tenant}/integrations/tw-${n % 3}`;
+          const mark = `w${worker}-${n}`;
+          const read = await call(base, 'GET', path);
+          const headers: Record<string, string> = read.etag ? { 'if-match': read.etag } : {};
+          statuses.push(
+            (
+              await call(
+                urls[(worker + n + 1) % 3],
+                read.status === 200 ? 'PATCH' : 'POST',
+                path,
+                read.status === 200
+                  ? { account: `AC-${mark}`, password: `pw-${mark}` }
+                  : { type: 'twilio', account: `AC-${mark}`, password: `pw-${mark}` },
+                headers,
+              )
+            ).status,
+          );
+        }
+      }),
+    );
+    console.log(`mixed on shared keys: ${JSON.stringify(statusCounts(statuses))}`);
+    expect(statuses.filter((s) => ![200, 201, 412].includes(s))).toEqual([]);
+    for (let i = 0; i < 3; i++) {
+      const seen = await Promise.all(urls.map((url) => call(url, 'GET', `/tenants/${tenant}/integrations/tw-${i}`)));
+      const mark = String(seen[0].body.account).replace(/^AC-/, '');
+      for (const s of seen)
+        expect({ etag: s.etag, body: s.body }).toEqual({
+          etag: seen[0].etag,
+          body: { id: `tw-${i}`, type: 'twilio', account: `AC-${mark}`, password: `pw-${mark}` },
+        });
+    }
+  });
+
+  it('rate limits are global through Redis: the N+1st request is refused whichever instance it reaches', async () => {
+    const limited = await startTestApp({
+      DATABASE_URL: urlOf(PORTS[0]),
+      REDIS_URL,
+      REDIS_KEY_PREFIX: `${DB}:rl:`,
+      RATE_LIMIT_MAX: '5',
+      MIGRATIONS_RUN: 'false',
+    });
+    const more = await Promise.all(
+      [PORTS[1], PORTS[2]].map((port) =>
+        startTestApp({ DATABASE_URL: urlOf(port), REDIS_URL, REDIS_KEY_PREFIX: `${DB}:rl:`, RATE_LIMIT_MAX: '5', MIGRATIONS_RUN: 'false' }),
+      ),
+    );
+    const three = [limited, ...more];
+    try {
+      const headers = { authorization: `Bearer ${token({ sub: `rl-${DB}`, scope: 'platform:admin' })}` };
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) statuses.push((await three[i % 3].app.inject({ method: 'GET', url: '/tenants', headers })).statusCode);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+    } finally {
+      for (const t of three) await t.app.close();
+    }
+  });
+
+  it('one node killed with SIGKILL under load: no acknowledged write lost, its instance answers 503 + Retry-After then recovers, the others serve, the node rejoins', async () => {
+    const tenant = await createTenant(apps[0], 'galkill');
+    const acked: string[] = [];
+    const survivors: { status: number; ms: number }[] = [];
+    const killedNode: { at: number; status: number; retryAfter: string | null }[] = [];
+    let stop = false;
+    let killedAt = 0;
+    const write = async (which: number, id: string): Promise<{ status: number; retryAfter: string | null; ms: number }> => {
+      const t0 = Date.now();
+      const response = await fetch(`${urls[which]}/tenants/${tenant}/integrations/${id}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token({ scope: 'platform:admin' })}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'twilio', account: `AC-${id}`, password: 'pw' }),
+      }).catch(() => undefined);
+      await response?.text();
+      const status = response?.status ?? 0;
+      if (status === 201) acked.push(id);
+      return { status, retryAfter: response?.headers.get('retry-after') ?? null, ms: Date.now() - t0 };
+    };
+    // Four clients on the two surviving instances, and a probe of the doomed node's instance every 100 ms.
+    const load = Promise.all([
+      ...Array.from({ length: 4 }, async (_, worker) => {
+        for (let n = 0; !stop; n++) survivors.push(await write(worker % 2, `s-${worker}-${n}`).then(({ status, ms }) => ({ status, ms })));
+      }),
+      (async () => {
+        for (let n = 0; !stop; n++) {
+          const answer = await write(2, `p-${n}`);
+          if (killedAt > 0) killedNode.push({ at: Date.now() - killedAt, status: answer.status, retryAfter: answer.retryAfter });
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })(),
+    ]);
+    await new Promise((r) => setTimeout(r, 2000));
+    const before = survivors.length;
+    killedAt = Date.now();
+    execFileSync('bash', [NODE_SH, 'kill', '3']);
+    await new Promise((r) => setTimeout(r, 5000));
+    const restartAt = Date.now() - killedAt;
+    execFileSync('bash', [NODE_SH, 'start', '3'], { timeout: 200_000 });
+    const rejoinedAt = Date.now() - killedAt;
+    for (const end = Date.now() + 30_000; Date.now() < end && killedNode.at(-1)?.status !== 201;)
+      await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1000));
+    stop = true;
+    await load;
+    const first503 = killedNode.find((a) => a.status === 503);
+    const lastFailure = [...killedNode].reverse().find((a) => a.status !== 201);
+    const recovered = killedNode.find((a) => a.status === 201 && a.at > (lastFailure?.at ?? 0));
+    const during = survivors.slice(before);
+    console.log(
+      `node kill: instance 3 first 503 at ${first503?.at} ms, node restarted at ${restartAt} ms, back in a size-3 cluster at ${rejoinedAt} ms, ` +
+        `instance 3 writing again at ${recovered?.at} ms (${JSON.stringify(statusCounts(killedNode.map((a) => a.status)))}); ` +
+        `survivors meanwhile: ${JSON.stringify(statusCounts(during.map((a) => a.status)))}, max ${Math.max(...during.map((a) => a.ms))} ms, p99 ${percentile(
+          during.map((a) => a.ms),
+          0.99,
+        )} ms`,
+    );
+    // The doomed node's instance: 201 or 503 with Retry-After, never anything else, and writing again without a restart.
+    expect(killedNode.filter((a) => !(a.status === 201 || (a.status === 503 && a.retryAfter !== null)))).toEqual([]);
+    expect(first503).toBeDefined();
+    expect(recovered).toBeDefined();
+    expect(execFileSync('bash', [NODE_SH, 'size', '3']).toString().trim()).toBe('3');
+    // The other two kept serving: every write answered 201.
+    expect(during.filter((a) => a.status !== 201)).toEqual([]);
+    // Every acknowledged write is on every node (each instance's database is its own node).
+    for (const app of apps) {
+      const rows = await app.db.query<{ id: string }>('SELECT id FROM integrations WHERE tenant_id = ?', [tenant]);
+      const ids = new Set(rows.map((r) => r.id));
+      expect(acked.filter((id) => !ids.has(id))).toEqual([]);
+    }
+  });
+});

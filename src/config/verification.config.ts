@@ -34,11 +34,12 @@ export interface CheckScheduleConfig {
 
 /**
  * Checks started per second per instance by default: 10,000 due at once drain
- * in about 7 minutes, and a million integrations on a 24 h interval need 12 a
- * second in all (more instances add up). See bench/credential-checks.ts for
- * what a given pace costs the API.
+ * in about 17 minutes, and a million integrations on a 24 h interval need 12
+ * a second in all (more instances add up). Measured with bench:checks on 2
+ * cores, GET p99 under load rose 1.3x at 5 checks/s and 1.7-1.9x at 10-25/s
+ * (throughput -25 %), 3-4x unpaced; see bench/README.md.
  */
-export const DEFAULT_MAX_CHECK_RATE = 25;
+export const DEFAULT_MAX_CHECK_RATE = 10;
 
 /** The longest interval a setting may name: a year. */
 export const MAX_CHECK_INTERVAL_SECONDS = 366 * 86_400;

@@ -115,7 +115,7 @@ describe('POST /token (client credentials)', () => {
       grant_types_supported: ['client_credentials'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       response_types_supported: [],
-      scopes_supported: ['integrations:read', 'integrations:write', 'integrations:secrets', 'clients:write', 'audit:read'],
+      scopes_supported: ['integrations:read', 'integrations:write', 'integrations:secrets', 'clients:write', 'audit:read', 'webhooks:read', 'webhooks:write'],
       service_documentation: `${ISSUER}/docs`,
     });
     expect((await t.app.inject({ method: 'GET', url: '/1.0/.well-known/jwks.json' })).statusCode).toBe(200);

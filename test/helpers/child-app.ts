@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { loadDatabaseConfig } from '../../src/config/database.config';
 import { dataSourceOptions } from '../../src/database/data-source-options';
-import { TEST_JWT_SECRET, TEST_KEY_A } from './test-app';
+import { NO_VENDORS, TEST_JWT_SECRET, TEST_KEY_A } from './test-app';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -74,6 +74,7 @@ export async function startChildApp(env: Record<string, string>, dataDir?: strin
       JWT_SECRET: TEST_JWT_SECRET,
       ENCRYPTION_KEYS: TEST_KEY_A,
       RATE_LIMIT_MAX: '0',
+      ...NO_VENDORS,
       LOG_LEVEL: 'info',
       DATABASE_URL: sharedDatabaseUrl(dir),
       ...env,

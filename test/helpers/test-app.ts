@@ -9,6 +9,7 @@ import type TestAgent from 'supertest/lib/agent';
 import { buildOpenApiDocument, createApp } from '../../src/app.setup';
 import { loadConfiguration, type Configuration } from '../../src/config/configuration';
 import { DatabaseService } from '../../src/database/database.service';
+import { VENDORS } from '../../src/integrations/vendors/registry';
 import { contractFor, installContractCheck, type OpenApiContract } from './openapi-contract';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
@@ -71,6 +72,14 @@ export async function ownMysqlDatabase(url: string): Promise<{ url: string; drop
  * openapi-contract.ts); contract-setup.ts fails the test that got one the
  * document does not describe.
  */
+/**
+ * Every vendor's base URL on a closed loopback port unless a test names its
+ * own (the fake vendors' env): a credential check that no test asked for (the
+ * scheduler, once a fuzzed tenant turns checks on) must never leave the
+ * machine. Port 9 (discard) has no listener here: the call is refused at once.
+ */
+export const NO_VENDORS: Record<string, string> = Object.fromEntries(VENDORS.map((vendor) => [vendor.baseUrlEnv, 'http://127.0.0.1:9']));
+
 export async function startTestApp(env: Record<string, string> = {}, options: { ownDatabase?: boolean } = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'integrations-e2e-'));
   const shared = databaseEnv(dir);
@@ -83,6 +92,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     // Both test keys, so a suite on a shared database can read what an earlier rotation test left.
     ENCRYPTION_KEYS: `${TEST_KEY_A},${TEST_KEY_B}`,
     RATE_LIMIT_MAX: '0',
+    ...NO_VENDORS,
     ...shared,
     ...(own ? { DATABASE_URL: own.url } : {}),
     ...env,

@@ -398,10 +398,12 @@ describe('Security: hostile input', () => {
   async function restoreIntegrations(rows: Json[]): Promise<void> {
     await t.db.transaction(async (manager) => {
       await manager.query('DELETE FROM integrations WHERE tenant_id = ?', [tenant]);
+      // Every column as it was seeded (the scheduling columns too), so a run after a restore starts from the same row.
       for (const row of rows) {
+        const columns = Object.keys(row);
         await manager.query(
-          'INSERT INTO integrations (tenant_id, id, type, config, secrets, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-          [row.tenant_id, row.id, row.type, row.config, row.secrets, row.revision, row.created_at, row.updated_at],
+          `INSERT INTO integrations (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+          columns.map((column) => row[column]),
         );
       }
     });

@@ -178,6 +178,12 @@ describe('Scheduled re-verification', () => {
       expect(response.status).toBe(400);
       expect(JSON.stringify(response.body)).toContain('verify-interval must be a duration like');
     }
+    // null clears the interval, but a name cannot be cleared: a 400, never a 5xx.
+    for (const name of [null, '', 7]) {
+      const response = await patch({ name });
+      expect(response.status).toBe(400);
+      expect(response.body.details).toEqual([{ field: 'name', message: expect.any(String) }]);
+    }
     const tooLong = await patch({ 'verify-interval': '400d' });
     expect(tooLong.status).toBe(400);
     expect(tooLong.body.error).toContain('at most 366d');

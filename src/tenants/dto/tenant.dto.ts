@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsNotEmpty, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { INTERVAL_MESSAGE, INTERVAL_PATTERN } from '../../integrations/verification/scheduling/check-schedule';
 import { RESOURCE_ID_MESSAGE, RESOURCE_ID_PATTERN } from '../../common/validation/resource-id';
 
@@ -18,7 +18,8 @@ export class CreateTenantDto {
 
 /** PATCH /tenants/:iid: either field or both; fields left out keep their value (at least one must be there). */
 export class UpdateTenantDto {
-  @IsOptional()
+  // Left out keeps the name; null is not a name (IsOptional would let it through to a NOT NULL column).
+  @ValidateIf((_dto: UpdateTenantDto, value: unknown) => value !== undefined)
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)

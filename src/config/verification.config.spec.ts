@@ -14,7 +14,7 @@ describe('loadVerificationConfig', () => {
         pusher: 'https://api-mt1.pusher.com',
         'urban-airship': 'https://go.urbanairship.com',
       },
-      schedule: { intervalSeconds: 0, concurrency: 4, hostConcurrency: 2, maxRate: 10, tickMs: 1000, leaseMs: 60_000, jitter: 0.1 },
+      schedule: { intervalSeconds: 0, concurrency: 4, hostConcurrency: 2, maxRate: 5, tickMs: 1000, leaseMs: 60_000, jitter: 0.1 },
     });
   });
 

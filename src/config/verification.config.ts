@@ -33,13 +33,14 @@ export interface CheckScheduleConfig {
 }
 
 /**
- * Checks started per second per instance by default: 10,000 due at once drain
- * in about 17 minutes, and a million integrations on a 24 h interval need 12
- * a second in all (more instances add up). Measured with bench:checks on 2
- * cores, GET p99 under load rose 1.3x at 5 checks/s and 1.7-1.9x at 10-25/s
- * (throughput -25 %), 3-4x unpaced; see bench/README.md.
+ * Checks started per second per instance by default: the pace at which the
+ * API's GET p99 stayed within 1.5x of idle while a 10,000-check backlog ran
+ * (bench:checks on 2 cores: x1.3 at 5/s, x1.7-1.9 at 10-25/s, x3-4 unpaced).
+ * 10,000 due at once drain in about 33 minutes; a million integrations on a
+ * 24 h interval need 12 a second in all, so three instances, or a higher
+ * VERIFY_MAX_RATE where the API has headroom.
  */
-export const DEFAULT_MAX_CHECK_RATE = 10;
+export const DEFAULT_MAX_CHECK_RATE = 5;
 
 /** The longest interval a setting may name: a year. */
 export const MAX_CHECK_INTERVAL_SECONDS = 366 * 86_400;

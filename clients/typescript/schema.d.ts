@@ -677,7 +677,7 @@ export interface components {
              */
             name: string;
             /**
-             * @description Space-separated scopes its tokens may carry: integrations:read, integrations:write, integrations:secrets, clients:write, audit:read — only scopes the caller holds itself (a platform admin may grant them all; 403 otherwise), never platform:admin
+             * @description Space-separated scopes its tokens may carry: integrations:read, integrations:write, integrations:secrets, clients:write, audit:read, webhooks:read, webhooks:write — only scopes the caller holds itself (a platform admin may grant them all; 403 otherwise), never platform:admin
              * @example integrations:read integrations:secrets
              */
             scope: string;

@@ -103,7 +103,7 @@ describe('API clients', () => {
       status: 400,
       body: {
         error:
-          "Validation failed (scope: unknown scope 'integrations:delete'; an API client may hold integrations:read, integrations:write, integrations:secrets, clients:write, audit:read)",
+          "Validation failed (scope: unknown scope 'integrations:delete'; an API client may hold integrations:read, integrations:write, integrations:secrets, clients:write, audit:read, webhooks:read, webhooks:write)",
       },
     });
     expect((await create(adminToken(), '   ')).status).toBe(400);

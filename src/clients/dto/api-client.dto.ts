@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsNotEmpty, IsString, Matches, MaxLength } from 'class-validator';
+import { CLIENT_SCOPES } from '../../auth/scopes';
 import { CLIENT_ID_PATTERN, CLIENT_SCOPE_PATTERN, CLIENT_SECRET_PATTERN } from '../clients.openapi';
 
 export class CreateApiClientDto {
@@ -17,7 +18,7 @@ export class CreateApiClientDto {
     maxLength: 500,
     pattern: CLIENT_SCOPE_PATTERN,
     description:
-      'Space-separated scopes its tokens may carry: integrations:read, integrations:write, integrations:secrets, clients:write, audit:read — ' +
+      `Space-separated scopes its tokens may carry: ${CLIENT_SCOPES.join(', ')} — ` +
       'only scopes the caller holds itself (a platform admin may grant them all; 403 otherwise), never platform:admin',
   })
   scope!: string;

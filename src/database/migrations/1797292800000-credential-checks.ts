@@ -66,9 +66,20 @@ export class CredentialChecks1797292800000 implements MigrationInterface {
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.dropTable('verification_results');
     await queryRunner.dropIndex('tenants', 'idx_tenants_verify_interval');
-    await queryRunner.dropColumn('tenants', 'verify_interval');
     await queryRunner.dropIndex('integrations', 'idx_integrations_check_due');
-    await queryRunner.dropColumn('integrations', 'check_lease_until');
-    await queryRunner.dropColumn('integrations', 'check_due_at');
+    const columns: [string, string][] = [
+      ['tenants', 'verify_interval'],
+      ['integrations', 'check_lease_until'],
+      ['integrations', 'check_due_at'],
+    ];
+    if (['mysql', 'mariadb'].includes(queryRunner.connection.options.type)) {
+      for (const [table, column] of columns) await queryRunner.dropColumn(table, column);
+      return;
+    }
+    // TypeORM drops a column on SQLite by recreating the table, and a revert runs inside a transaction, where
+    // SQLite ignores TypeORM's `PRAGMA foreign_keys = OFF`: dropping the old tenants table would cascade-delete
+    // every integration and version (test/history/history-migration.e2e-spec.ts saw it). SQLite 3.35+ drops an
+    // unindexed column in place.
+    for (const [table, column] of columns) await queryRunner.query(`ALTER TABLE "${table}" DROP COLUMN "${column}"`);
   }
 }

@@ -9,6 +9,29 @@ import { ownMysqlDatabase, startTestApp, type TestApp } from './helpers/test-app
 
 const mysqlUrl = process.env.DATABASE_URL?.startsWith('mysql') ? process.env.DATABASE_URL : undefined;
 
+/**
+ * A database of its own for one migration test (a MySQL database when
+ * DATABASE_URL names one, else a SQLite file), opened with every migration
+ * known and none run; gone afterwards.
+ */
+async function withMigrationsDatabase(work: (db: DataSource) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+  const own = mysqlUrl === undefined ? undefined : await ownMysqlDatabase(mysqlUrl);
+  const url = own?.url ?? `sqlite:${join(dir, 'm.sqlite')}`;
+  let db: DataSource | undefined;
+  try {
+    db = await new DataSource({
+      ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)),
+      migrations: MIGRATIONS,
+    }).initialize();
+    await work(db);
+  } finally {
+    await db?.destroy();
+    await own?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('Migrations at start', () => {
   it('a fresh database gets every migration once', async () => {
     const t = await startTestApp({}, { ownDatabase: true });
@@ -185,16 +208,8 @@ describe('Migrations at start', () => {
   });
 
   it('adds scheduling columns, the tenant setting and verification_results, whose rows go with their integration; and reverts', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
-    const own = mysqlUrl === undefined ? undefined : await ownMysqlDatabase(mysqlUrl);
-    const url = own?.url ?? `sqlite:${join(dir, 'm.sqlite')}`;
     const at = '2026-01-02 03:04:05.678';
-    let db!: DataSource;
-    try {
-      db = await new DataSource({
-        ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)),
-        migrations: MIGRATIONS,
-      }).initialize();
+    await withMigrationsDatabase(async (db) => {
       await db.runMigrations();
       await db.query(
         `INSERT INTO tenants (id, name, data_key_version, created_at, updated_at, verify_interval) VALUES ('t1', 'T1', 1, ?, ?, 21600)`,
@@ -202,13 +217,13 @@ describe('Migrations at start', () => {
       );
       await db.query(
         `INSERT INTO integrations (tenant_id, id, type, config, secrets, revision, created_at, updated_at, check_due_at, check_lease_until)
-         VALUES ('t1', 'twilio', 'twilio', '{}', '{}', 1, ?, ?, ?, NULL)`,
+       VALUES ('t1', 'twilio', 'twilio', '{}', '{}', 1, ?, ?, ?, NULL)`,
         [at, at, at],
       );
       for (const status of ['ok', 'failed']) {
         await db.query(
           `INSERT INTO verification_results (tenant_id, integration_id, revision, status, message, checked_at, ${db.driver.escape('trigger')})
-           VALUES ('t1', 'twilio', 1, ?, 'm', ?, 'scheduled')`,
+         VALUES ('t1', 'twilio', 1, ?, 'm', ?, 'scheduled')`,
           [status, at],
         );
       }
@@ -240,35 +255,23 @@ describe('Migrations at start', () => {
       expect(await gone('SELECT * FROM verification_results')).toBe(true);
       expect(await gone('SELECT check_due_at FROM integrations')).toBe(true);
       expect(await gone('SELECT verify_interval FROM tenants')).toBe(true);
-    } finally {
-      await db?.destroy();
-      await own?.drop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('adds webhooks and their deliveries, which go with their tenant; and reverts', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
-    const own = mysqlUrl === undefined ? undefined : await ownMysqlDatabase(mysqlUrl);
-    const url = own?.url ?? `sqlite:${join(dir, 'm.sqlite')}`;
     const at = '2026-01-02 03:04:05.678';
-    let db!: DataSource;
-    try {
-      db = await new DataSource({
-        ...dataSourceOptions(loadDatabaseConfig({ DATABASE_URL: url }, dir)),
-        migrations: MIGRATIONS,
-      }).initialize();
+    await withMigrationsDatabase(async (db) => {
       await db.runMigrations();
       await db.query(`INSERT INTO tenants (id, name, data_key_version, created_at, updated_at) VALUES ('t1', 'T1', 1, ?, ?)`, [at, at]);
       await db.query(
         `INSERT INTO webhooks (tenant_id, id, url, events_mask, events, description, secret, enabled, created_at, updated_at)
-         VALUES ('t1', 'wh-1', 'https://example.com/hook', 1, '["integration.created"]', '', 'enc', 1, ?, ?)`,
+       VALUES ('t1', 'wh-1', 'https://example.com/hook', 1, '["integration.created"]', '', 'enc', 1, ?, ?)`,
         [at, at],
       );
       const delivery = (webhook: string) =>
         db.query(
           `INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, event_type, payload, status, attempts, next_attempt_at, retry_until, created_at)
-           VALUES ('t1', ?, 'msg-1', 'integration.created', '{}', 'pending', 0, ?, ?, ?)`,
+         VALUES ('t1', ?, 'msg-1', 'integration.created', '{}', 'pending', 0, ?, ?, ?)`,
           [webhook, at, at, at],
         );
       await delivery('wh-1');
@@ -292,11 +295,7 @@ describe('Migrations at start', () => {
         );
       expect(await gone('webhook_deliveries')).toBe(true);
       expect(await gone('webhooks')).toBe(true);
-    } finally {
-      await db?.destroy();
-      await own?.drop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('moves soft-deleted tenants to tombstones, makes integrations follow their tenant, and reverts', async () => {

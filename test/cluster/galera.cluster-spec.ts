@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { MIGRATIONS } from '../../src/database/migrations';
-import { call, statusCounts } from '../helpers/http-calls';
+import { call, pool, statusCounts } from '../helpers/http-calls';
 import { createTenant, startTestApp, token, type TestApp } from '../helpers/test-app';
 
 /**
@@ -15,20 +15,6 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const NODE_SH = join(__dirname, '../../scripts/cluster/node.sh');
 const DB = `cluster_test_${randomBytes(3).toString('hex')}`;
 const urlOf = (port: number): string => `mysql://root@127.0.0.1:${port}/${DB}`;
-
-async function pool<T>(jobs: (() => Promise<T>)[], parallel: number): Promise<T[]> {
-  const results: T[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        results[i] = await jobs[i]();
-      }
-    }),
-  );
-  return results;
-}
 
 const percentile = (values: number[], p: number): number =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];

@@ -30,3 +30,18 @@ export async function call(
 /** How many answers had each status. */
 export const statusCounts = (statuses: number[]): Record<number, number> =>
   statuses.reduce<Record<number, number>>((counts, s) => ({ ...counts, [s]: (counts[s] ?? 0) + 1 }), {});
+
+/** Runs `jobs` with `parallel` workers pulling from one queue; the results in the jobs' order. */
+export async function pool<T>(jobs: (() => Promise<T>)[], parallel: number): Promise<T[]> {
+  const results: T[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < jobs.length) {
+        const index = next++;
+        results[index] = await jobs[index]();
+      }
+    }),
+  );
+  return results;
+}

@@ -1,5 +1,5 @@
 import { isMysqlUrl } from '../helpers/child-app';
-import { call, statusCounts } from '../helpers/http-calls';
+import { call, pool, statusCounts } from '../helpers/http-calls';
 import { createTenant, startTestApp, type TestApp } from '../helpers/test-app';
 
 /**
@@ -17,21 +17,6 @@ function shuffle<T>(items: T[]): T[] {
     [items[i], items[j]] = [items[j], items[i]];
   }
   return items;
-}
-
-/** Runs `jobs` with `parallel` workers pulling from one queue. */
-async function pool<T>(jobs: (() => Promise<T>)[], parallel: number): Promise<T[]> {
-  const results: T[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      while (next < jobs.length) {
-        const index = next++;
-        results[index] = await jobs[index]();
-      }
-    }),
-  );
-  return results;
 }
 
 describe(`Reliability: concurrent writes across many tenants (${MYSQL ? 'MySQL/MariaDB, two instances' : 'SQLite'})`, () => {

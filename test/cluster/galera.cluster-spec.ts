@@ -3,9 +3,11 @@ import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
+import { DataKeyService } from '../../src/crypto/data-key.service';
 import { MIGRATIONS } from '../../src/database/migrations';
+import { cli } from '../helpers/audit';
 import { call, pool, statusCounts } from '../helpers/http-calls';
-import { createTenant, startTestApp, token, type TestApp } from '../helpers/test-app';
+import { createTenant, startTestApp, TEST_KEY_A, TEST_KEY_B, token, type TestApp } from '../helpers/test-app';
 
 /**
  * Issue 16 on a real multi-primary cluster: three instances, each on its own
@@ -16,6 +18,15 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const NODE_SH = join(__dirname, '../../scripts/cluster/node.sh');
 const DB = `cluster_test_${randomBytes(3).toString('hex')}`;
 const urlOf = (port: number): string => `mysql://root@127.0.0.1:${port}/${DB}`;
+// Every instance: the shared Redis, a master key ring a rotation can move to, and data keys cached for an hour,
+// so only the cross-instance invalidation can explain an instance dropping a replaced key.
+const INSTANCE_ENV = {
+  REDIS_URL,
+  REDIS_KEY_PREFIX: `${DB}:`,
+  RATE_LIMIT_MAX: '100000',
+  ENCRYPTION_KEYS: `${TEST_KEY_B},${TEST_KEY_A}`,
+  DATA_KEY_CACHE_TTL_MS: '3600000',
+};
 
 const percentile = (values: number[], p: number): number =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
@@ -46,9 +57,7 @@ describe('Three instances on a three-node Galera cluster (issue 16)', () => {
 
   it('three instances started at once on an empty database, each on its own node: all come up, the schema is made once', async () => {
     const started = Date.now();
-    const results = await Promise.allSettled(
-      PORTS.map((port) => startTestApp({ DATABASE_URL: urlOf(port), REDIS_URL, REDIS_KEY_PREFIX: `${DB}:`, RATE_LIMIT_MAX: '100000' })),
-    );
+    const results = await Promise.allSettled(PORTS.map((port) => startTestApp({ ...INSTANCE_ENV, DATABASE_URL: urlOf(port) })));
     for (const r of results) if (r.status === 'fulfilled') apps.push(r.value);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
     console.log(`3 instances up on an empty database in ${Date.now() - started} ms`);
@@ -169,6 +178,71 @@ describe('Three instances on a three-node Galera cluster (issue 16)', () => {
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
     } finally {
       for (const t of three) await t.app.close();
+    }
+  });
+
+  it('keys:rotate --reencrypt run on one node while the three instances serve: 0 errors, 0 wrong values, no stale cached key', async () => {
+    const tenants = await Promise.all(Array.from({ length: 6 }, (_, i) => createTenant(apps[i % 3], 'galkeys')));
+    for (const tenant of tenants) {
+      expect((await call(urls[0], 'POST', `/tenants/${tenant}/integrations/twilio`, { account: 'AC-0', password: 'pw-0' })).status).toBe(
+        201,
+      );
+      // Every instance reads: each now holds each tenant's data key in its cache.
+      for (const url of urls) expect((await call(url, 'GET', `/tenants/${tenant}/integrations/twilio`)).status).toBe(200);
+    }
+    const caches = apps.map((app) => app.app.get(DataKeyService));
+    expect(caches.map((cache) => tenants.map((tenant) => cache.cached(tenant)?.version))).toEqual(apps.map(() => tenants.map(() => 1)));
+
+    // Six clients write through one instance and read back through the next, each value checked, until the rotation ends.
+    let rotating = true;
+    const statuses: number[] = [];
+    const wrong: unknown[] = [];
+    const load = Promise.all(
+      Array.from({ length: 6 }, async (_, worker) => {
+        for (let n = 0; rotating; n++) {
+          const tenant = tenants[(worker + n) % tenants.length];
+          const path = `/tenants/${tenant}/integrations/twilio`;
+          const mark = `w${worker}-${n}`;
+          const write = await call(urls[(worker + n) % 3], 'POST', path, { account: `AC-${mark}`, password: `pw-${mark}` });
+          statuses.push(write.status);
+          const read = await call(urls[(worker + n + 1) % 3], 'GET', path);
+          statuses.push(read.status);
+          const seen = String(read.body.account).replace(/^AC-/, '');
+          if (read.body.password !== `pw-${seen}`) wrong.push(read.body);
+        }
+      }),
+    );
+    const started = Date.now();
+    // The operator command, as an operator runs it, against node 1 only.
+    const rotation = await cli(apps[0], ['keys:rotate', '--reencrypt'], { REDIS_URL, REDIS_KEY_PREFIX: `${DB}:` });
+    rotating = false;
+    await load;
+    console.log(
+      `keys:rotate --reencrypt on node 1 in ${Date.now() - started} ms while 3 instances served: ${JSON.stringify(statusCounts(statuses))}, ${wrong.length} wrong values`,
+    );
+    // Progress goes to stderr; the summary to stdout. Every tenant of this database was re-encrypted (these six among them).
+    expect({ code: rotation.code, failed: /error|fail/i.test(rotation.stderr) }).toEqual({ code: 0, failed: false });
+    expect(Number(/re-encrypted: +(\d+) tenants/.exec(rotation.stdout)?.[1])).toBeGreaterThanOrEqual(tenants.length);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s >= 300)).toEqual([]);
+    expect(wrong).toEqual([]);
+    // Every instance was told: none still holds a replaced data key as current (the cache TTL is an hour).
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && !caches.every((cache) => tenants.every((tenant) => cache.cached(tenant)?.version !== 1)))
+      await new Promise((r) => setTimeout(r, 20));
+    expect(caches.map((cache) => tenants.filter((tenant) => cache.cached(tenant)?.version === 1))).toEqual(apps.map(() => []));
+    // And each node holds every tenant at the new data-key version, with values written after it readable everywhere.
+    for (const app of apps) {
+      const rows = await app.db.query<{ v: number | string }>(
+        `SELECT data_key_version AS v FROM tenants WHERE id IN (${tenants.map(() => '?').join(',')})`,
+        tenants,
+      );
+      expect(rows.map((r) => Number(r.v))).toEqual(tenants.map(() => 2));
+    }
+    for (const [i, tenant] of tenants.entries()) {
+      const path = `/tenants/${tenant}/integrations/twilio`;
+      expect((await call(urls[i % 3], 'POST', path, { account: 'AC-after', password: 'pw-after' })).status).toBe(200);
+      for (const url of urls) expect((await call(url, 'GET', path)).body).toMatchObject({ account: 'AC-after', password: 'pw-after' });
     }
   });
 

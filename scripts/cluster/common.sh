@@ -50,6 +50,9 @@ wsrep_provider_options="base_host=127.0.0.1;base_port=$gp;gmcast.listen_addr=tcp
 wsrep_sst_method=rsync
 wsrep_sst_receive_address=127.0.0.1:$((gp + 20))
 wsrep_slave_threads=2
+# Causal reads: a read waits until this node has applied every write the cluster committed before it, so a
+# write acknowledged through one instance reads back through any other (Galera applies asynchronously otherwise).
+wsrep_sync_wait=1
 CNF
 }
 

@@ -25,9 +25,16 @@ export function loadRedisConfig(env: Env): RedisConfig {
   } catch {
     parsed = undefined;
   }
-  // Never echo the value: it may carry the Redis password.
-  if (parsed === undefined || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || parsed.hostname === '') {
+  // Never echo the value: it may carry the Redis password. The scheme is checked as written, in lower case: ioredis
+  // turns TLS on only for a URL that starts with `rediss://`, so `REDISS://…` would send the password in clear.
+  if (parsed === undefined || !/^rediss?:\/\//.test(url) || parsed.hostname === '') {
     throw new ConfigError('REDIS_URL must be a URL like redis://127.0.0.1:6379 or rediss://:password@host:6380/0 (the value given is not)');
+  }
+  // ioredis reads the path with parseInt: `/db1` would silently be database 0, `/1x` database 1.
+  if (!/^(\/\d*)?$/.test(parsed.pathname)) {
+    throw new ConfigError(
+      'REDIS_URL may end only with a database number, like redis://127.0.0.1:6379/0 (the value given has another path)',
+    );
   }
   return { url, keyPrefix };
 }

@@ -1009,7 +1009,7 @@ export interface components {
             /** @description Human-readable message; never a secret, a stack trace or driver text */
             error: string;
             /** @enum {string} */
-            code: "DATABASE_UNAVAILABLE" | "KEY_ROTATED" | "AUDIT_UNAVAILABLE";
+            code: "DATABASE_UNAVAILABLE" | "DATABASE_BUSY" | "KEY_ROTATED" | "AUDIT_UNAVAILABLE";
             /** @description One entry per invalid field (validation errors) */
             details?: {
                 field: string;
@@ -2283,7 +2283,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2437,7 +2437,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2610,7 +2610,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2825,7 +2825,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3162,7 +3162,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3383,7 +3383,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4710,7 +4710,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4809,7 +4809,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5031,7 +5031,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5409,7 +5409,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5630,7 +5630,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5973,7 +5973,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6333,7 +6333,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6434,7 +6434,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error500"];
                 };
             };
-            /** @description The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
+            /** @description The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];

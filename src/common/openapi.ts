@@ -5,6 +5,7 @@ import { REVOKED_TOKEN } from '../auth/jwt-auth.guard';
 import {
   AUDIT_UNAVAILABLE_MESSAGES,
   AuditUnavailableError,
+  DatabaseBusyError,
   DatabaseUnavailableError,
   type DomainError,
   type ErrorDetail,
@@ -40,7 +41,7 @@ export const ERROR_CODES = {
   428: ['PRECONDITION_REQUIRED'],
   429: ['RATE_LIMITED'],
   500: ['INTERNAL', 'SECRET_UNREADABLE'],
-  503: ['DATABASE_UNAVAILABLE', 'KEY_ROTATED', 'AUDIT_UNAVAILABLE'],
+  503: ['DATABASE_UNAVAILABLE', 'DATABASE_BUSY', 'KEY_ROTATED', 'AUDIT_UNAVAILABLE'],
 } as const;
 
 export type ErrorStatus = keyof typeof ERROR_CODES;
@@ -59,7 +60,7 @@ const DESCRIPTIONS: Record<ErrorStatus, string> = {
   428: 'REQUIRE_IF_MATCH=true and the write to an existing integration sent no If-Match',
   429: 'Rate limit reached (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS); retry after Retry-After seconds',
   500: 'Unexpected error: the body says only that, with the request id to quote',
-  503: 'The database is unreachable, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds',
+  503: 'The database is unreachable, (DATABASE_BUSY) a write kept conflicting with concurrent ones and was not applied, or (KEY_ROTATED) a data key changed during the read; retry after Retry-After seconds',
 };
 
 export const REQUEST_ID_EXAMPLE = 'c0a8012e-5d1f-4c55-9a87-7a7d1f0c2f4b';
@@ -203,6 +204,7 @@ export const ERR = {
   } satisfies ErrorExample,
   secretUnreadable: exampleOf('a stored secret does not decrypt', new SecretUnreadableError('acme', 'salesforce')),
   databaseDown: exampleOf('database unreachable', new DatabaseUnavailableError()),
+  databaseBusy: exampleOf('write conflicts', new DatabaseBusyError()),
   auditUnavailableChange: exampleOf('audit trail unwritable', new AuditUnavailableError(AUDIT_UNAVAILABLE_MESSAGES.change)),
   auditUnavailableRead: exampleOf('audit trail unwritable', new AuditUnavailableError(AUDIT_UNAVAILABLE_MESSAGES.secretRead)),
 };
@@ -238,7 +240,7 @@ export function ApiErrors(cases: Partial<Record<ErrorStatus, readonly ErrorExamp
     add(429, [ERR.rateLimited]);
   }
   add(500, [ERR.internal]);
-  if (options.database ?? true) add(503, [ERR.databaseDown]);
+  if (options.database ?? true) add(503, [ERR.databaseDown, ERR.databaseBusy]);
   const descriptions = { ...options.descriptions };
   if (options.audited !== undefined) {
     add(503, [options.audited === 'change' ? ERR.auditUnavailableChange : ERR.auditUnavailableRead]);

@@ -45,12 +45,28 @@ export class DatabaseService {
   readonly engine: 'mysql' | 'sqlite';
   private readonly logger = new Logger('Database');
   private queue: Promise<unknown> = Promise.resolve();
+  private skipLocked: Promise<boolean> | undefined;
 
   constructor(
     readonly dataSource: DataSource,
     @Inject(CONFIGURATION) config: Configuration,
   ) {
     this.engine = config.database.kind;
+  }
+
+  /**
+   * Whether the server has SELECT … FOR UPDATE SKIP LOCKED (MySQL 8.0.1+,
+   * MariaDB 10.6+), which the background claims (scheduled checks, webhook
+   * deliveries) use when they can; asked once per instance. False on SQLite.
+   */
+  supportsSkipLocked(): Promise<boolean> {
+    if (this.engine !== 'mysql') return Promise.resolve(false);
+    this.skipLocked ??= this.query<{ version: string }>('SELECT VERSION() AS version').then(([row]) => {
+      const supported = skipLockedSupported(row?.version ?? '');
+      if (!supported) this.logger.log(`database ${row?.version} has no SKIP LOCKED: background claims use conditional updates`);
+      return supported;
+    });
+    return this.skipLocked;
   }
 
   /** One database operation: a statement, or several that need no transaction. */
@@ -144,4 +160,19 @@ export class DatabaseService {
 function cut(connection: unknown): void {
   const destroy = (connection as { destroy?: unknown } | undefined)?.destroy;
   if (typeof destroy === 'function') destroy.call(connection);
+}
+
+/**
+ * Whether a server's VERSION() has SELECT … SKIP LOCKED. TiDB reports a MySQL
+ * 8 version but its support has varied by release, so it takes the
+ * conditional-update path, which is correct everywhere (SKIP LOCKED only
+ * saves claimers from waiting on each other).
+ */
+export function skipLockedSupported(version: string): boolean {
+  if (/tidb/i.test(version)) return false;
+  const match = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (match === null) return false;
+  const [major, minor, patch] = match.slice(1).map(Number);
+  if (/mariadb/i.test(version)) return major > 10 || (major === 10 && minor >= 6);
+  return major > 8 || (major === 8 && (minor > 0 || patch >= 1));
 }

@@ -645,8 +645,12 @@ export class IntegrationsService {
   /**
    * A write after a lost race, pessimistic: the row is read with a locking
    * read (SELECT … FOR UPDATE) inside the write's transaction, prepared and
-   * written while no other instance can change it, so the statement cannot
-   * lose again. Optimistic retries alone can starve a hot key: two instances
+   * written while no other instance can change it, so on one server the
+   * statement cannot lose again. (On Galera the lock holds on this node only:
+   * a write committed through another node meanwhile fails this one's
+   * certification at COMMIT with ER_LOCK_DEADLOCK, which the transaction runs
+   * again like a deadlock, and answers 503 DATABASE_BUSY if it keeps losing;
+   * docs/scaling.md suggests one writer node for hot keys.) Optimistic retries alone can starve a hot key: two instances
    * with 20 clients on 12 keys lost 25 % of first tries, a third of retries,
    * and a POST answered 409 after 8 in a row (once in ~1,000). The lock is
    * taken on the row when it exists; at READ COMMITTED a locking read of a

@@ -200,10 +200,11 @@ export class WebhooksRepository {
 
   /**
    * Claims up to `limit` due deliveries of enabled endpoints for this
-   * instance until `leaseUntil`. MySQL/MariaDB: a locking read that skips
-   * rows another instance is claiming (SKIP LOCKED), then the lease, in one
-   * short transaction. SQLite: a conditional update of the lease per row
-   * (one writer at a time, so the condition decides).
+   * instance until `leaseUntil`. MySQL 8 / MariaDB ≥ 10.6: a locking read
+   * that skips rows another instance is claiming (SKIP LOCKED), then the
+   * lease, in one short transaction. SQLite and older servers: the same read
+   * without a lock; the conditional update of each lease decides, so two
+   * claimers of one row cannot both win.
    */
   async claimDue(now: Date, leaseUntil: Date, limit: number): Promise<WebhookDeliveryEntity[]> {
     const { driver } = this.db.dataSource;
@@ -214,9 +215,10 @@ export class WebhooksRepository {
          AND EXISTS (SELECT 1 FROM ${webhooks} w WHERE w.tenant_id = d.tenant_id AND w.id = d.webhook_id AND w.enabled = ?)
        ORDER BY d.next_attempt_at LIMIT ${Math.floor(limit)}`;
     const parameters = [this.dateParam(now), this.dateParam(now), this.boolParam(true)];
+    const skipLocked = await this.db.supportsSkipLocked();
     const keys = await this.db.transaction(async (tx) => {
       const rows = await tx.query<{ tenant_id: string; webhook_id: string; event_id: string }[]>(
-        this.db.engine === 'mysql' ? `${due} FOR UPDATE SKIP LOCKED` : due,
+        skipLocked ? `${due} FOR UPDATE SKIP LOCKED` : due,
         parameters,
       );
       const claimed: DeliveryKey[] = [];

@@ -104,6 +104,21 @@ export class DatabaseUnavailableError extends DomainError {
 }
 
 /**
+ * A transaction lost to concurrent writes on every attempt (an InnoDB deadlock
+ * victim, or on Galera a certification failure against a write committed on
+ * another node): nothing of it landed, and the same request sent again a
+ * moment later goes through. Never a 500: concurrency is not a server fault.
+ */
+export class DatabaseBusyError extends DomainError {
+  readonly status = 503;
+  readonly code = 'DATABASE_BUSY';
+  override readonly headers = { 'Retry-After': '1' };
+  constructor() {
+    super('The write kept conflicting with concurrent writes and was not applied; retry it');
+  }
+}
+
+/**
  * A stored secret failed authentication: wrong key, or a ciphertext moved from
  * another row. The client gets a 500 that says only this; never data.
  */

@@ -1,6 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { isDatabaseUnavailable } from '../../database/database-errors';
-import { DatabaseUnavailableError, DomainError, OAuthError, type ErrorDetail } from '../errors/domain-errors';
+import { isDatabaseUnavailable, isRetryableConflict } from '../../database/database-errors';
+import { DatabaseBusyError, DatabaseUnavailableError, DomainError, OAuthError, type ErrorDetail } from '../errors/domain-errors';
 
 export interface ErrorBody {
   error: string;
@@ -99,6 +99,7 @@ export function toErrorResponse(exception: unknown): ErrorResponse {
     return { status, body: { error: message, code: STATUS_CODES[status] ?? 'ERROR' }, headers: {}, unexpected: status >= 500 };
   }
   if (isDatabaseUnavailable(exception)) return toErrorResponse(new DatabaseUnavailableError());
+  if (isRetryableConflict(exception)) return toErrorResponse(new DatabaseBusyError());
   const fastify = exception as FastifyLikeError;
   if (typeof fastify?.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
     const status = fastify.statusCode;

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { type EntityManager, IsNull, LessThanOrEqual, Not, type Repository } from 'typeorm';
 import { DatabaseService } from '../../../database/database.service';
@@ -29,8 +29,6 @@ export interface ClaimedIntegration {
  */
 @Injectable()
 export class CheckClaimsRepository {
-  private readonly logger = new Logger('CredentialChecks');
-  private skipLocked: Promise<boolean> | undefined;
 
   constructor(
     @InjectRepository(IntegrationEntity) private readonly integrations: Repository<IntegrationEntity>,
@@ -40,7 +38,7 @@ export class CheckClaimsRepository {
   /** Claims up to `limit` due integrations until `leaseEnd`. */
   async claim(now: Date, leaseEnd: Date, limit: number): Promise<ClaimedIntegration[]> {
     if (limit <= 0) return [];
-    if (await this.supportsSkipLocked()) {
+    if (await this.db.supportsSkipLocked()) {
       return this.db.transaction(async (tx) => {
         const rows = await this.due(tx, now, limit, true);
         if (rows.length === 0) return [];
@@ -112,26 +110,6 @@ export class CheckClaimsRepository {
     const rows = await query.getRawMany<{ tenantId: string; id: string; type: string; verifiedAt: Date | string | null }>();
     return rows.map((row) => ({ ...row, verifiedAt: toDate(row.verifiedAt) }));
   }
-
-  /** SKIP LOCKED exists from MySQL 8.0.1 and MariaDB 10.6; asked once per instance. */
-  private supportsSkipLocked(): Promise<boolean> {
-    if (this.db.engine !== 'mysql') return Promise.resolve(false);
-    this.skipLocked ??= this.db.query<{ version: string }>('SELECT VERSION() AS version').then(([row]) => {
-      const supported = skipLockedSupported(row?.version ?? '');
-      if (!supported) this.logger.log(`database ${row?.version} has no SKIP LOCKED: claiming with conditional updates`);
-      return supported;
-    });
-    return this.skipLocked;
-  }
-}
-
-/** Whether a server's VERSION() has SELECT … SKIP LOCKED. */
-export function skipLockedSupported(version: string): boolean {
-  const match = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
-  if (match === null) return false;
-  const [major, minor, patch] = match.slice(1).map(Number);
-  if (/mariadb/i.test(version)) return major > 10 || (major === 10 && minor >= 6);
-  return major > 8 || (major === 8 && (minor > 0 || patch >= 1));
 }
 
 /** SQLite answers datetimes as UTC text without a zone; mysql2 as Dates. */

@@ -1,3 +1,4 @@
+import { AUDIT_EVENT_EXAMPLE } from '../src/audit/audit.wire';
 import { basicAuth, clientToken, createClient, form, postToken } from './helpers/clients';
 import { adminToken, bearer, createTenant, startTestApp, token, type TestApp } from './helpers/test-app';
 
@@ -735,6 +736,17 @@ describe('OpenAPI request schemas (issue 17)', () => {
       expect(answer(issued)).toEqual([]);
     });
 
+    /** The audit export: the media type's schema is the body's (text), x-itemSchema each line's. */
+    const exported = {
+      url: '/tenants/acme/audit',
+      headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'x-request-id': 'r-12345678', 'cache-control': 'no-store' },
+      payload: `${JSON.stringify(AUDIT_EVENT_EXAMPLE)}\n${JSON.stringify({ ...AUDIT_EVENT_EXAMPLE, seq: 43 })}\n`,
+    };
+
+    it('passes an NDJSON export, each line an AuditEvent', () => {
+      expect(answer(exported)).toEqual([]);
+    });
+
     it.each([
       ['an undocumented status', { status: 418 }, /status 418 is not documented/],
       ['an undocumented field', { payload: JSON.stringify({ ...twilio, region: 'eu' }) }, /must NOT have additional properties/],
@@ -778,6 +790,17 @@ describe('OpenAPI request schemas (issue 17)', () => {
         /code must be equal to one of the allowed values/,
       ],
       ['an accepted request off its schema', { method: 'PATCH', requestBody: { colour: 'red' } }, /request body/],
+      [
+        'an NDJSON line off the AuditEvent schema',
+        { ...exported, payload: `${JSON.stringify({ ...AUDIT_EVENT_EXAMPLE, seq: 'x' })}\n` },
+        /NDJSON line 1 .* does not match/,
+      ],
+      ['an NDJSON line that is not JSON', { ...exported, payload: '{"seq":\n' }, /NDJSON line 1 is not JSON/],
+      [
+        'an NDJSON export without its last newline',
+        { ...exported, payload: JSON.stringify(AUDIT_EVENT_EXAMPLE) },
+        /does not end with a newline/,
+      ],
     ] as const)('fails %s', (_case, overrides, problem) => {
       expect(answer(overrides).join('\n')).toMatch(problem);
     });

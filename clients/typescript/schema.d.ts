@@ -2477,7 +2477,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["AuditPage"];
                     /** @example {"seq":42,"time":"2026-11-28T10:00:00.000Z","tenant":"acme","actor":"alice@example.com","action":"client.create","target":"ic-5f0c2a9d81e34b7a6c0d1e2f","outcome":201,"request-id":"c0a8012e-5d1f-4c55-9a87-7a7d1f0c2f4b","client-address":"203.0.113.7","user-agent":"curl/8.5.0","hash":"9f2b5c0e1d7a4b3c8e6f5a4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b","prev-hash":"1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809"} */
-                    "application/x-ndjson": components["schemas"]["AuditEvent"];
+                    "application/x-ndjson": string;
                 };
             };
             /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */
@@ -3663,7 +3663,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["AuditPage"];
                     /** @example {"seq":42,"time":"2026-11-28T10:00:00.000Z","tenant":"acme","actor":"alice@example.com","action":"client.create","target":"ic-5f0c2a9d81e34b7a6c0d1e2f","outcome":201,"request-id":"c0a8012e-5d1f-4c55-9a87-7a7d1f0c2f4b","client-address":"203.0.113.7","user-agent":"curl/8.5.0","hash":"9f2b5c0e1d7a4b3c8e6f5a4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b","prev-hash":"1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809"} */
-                    "application/x-ndjson": components["schemas"]["AuditEvent"];
+                    "application/x-ndjson": string;
                 };
             };
             /** @description Malformed JSON, failed validation, id mismatch, unknown type or field, or a path id outside the id rules */

@@ -53,8 +53,15 @@ const TRAIL_RESPONSE = {
       schema: { $ref: '#/components/schemas/AuditPage' },
       examples: { page: { summary: 'A page with more after it', value: { events: [AUDIT_EVENT_EXAMPLE], 'next-cursor': 'djEuNDIuMTAw' } } },
     },
+    // The schema is the body's, and the body is text: many events, one per line, not one object (a validating
+    // proxy refused the export, and generated clients typed it as a single AuditEvent). Each line's schema is
+    // in x-itemSchema, as OpenAPI 3.2 names it (`itemSchema`) for sequential media types.
     [NDJSON]: {
-      schema: { $ref: '#/components/schemas/AuditEvent' },
+      schema: {
+        type: 'string',
+        description: 'Newline-delimited JSON: one AuditEvent (x-itemSchema) per line, each line ending with a newline',
+      },
+      'x-itemSchema': { $ref: '#/components/schemas/AuditEvent' },
       example: `${JSON.stringify(AUDIT_EVENT_EXAMPLE)}\n`,
     },
   },

@@ -281,13 +281,23 @@ export class OpenApiContract {
       return [...problems, `content type ${mediaType || '(none)'} is not documented (${Object.keys(content).join(', ')})`];
     const validate = this.compile(this.bodies, `response ${route.method} ${route.template} ${exchange.status} ${mediaType}`, media.schema);
     if (mediaType === NDJSON) {
-      // Newline-delimited JSON: the schema is each line's, and every line ends with a newline.
+      // Newline-delimited JSON: the media type's schema is the whole body's (text), its x-itemSchema each
+      // line's (OpenAPI 3.2's itemSchema), and every line ends with a newline.
+      if (!validate(exchange.payload)) problems.push(`the NDJSON body does not match its schema: ${describeErrors(validate.errors)}`);
+      const itemSchema = (media as { 'x-itemSchema'?: Schema })['x-itemSchema'];
+      if (itemSchema === undefined) return [...problems, `the ${NDJSON} answer has no x-itemSchema (the schema of each line)`];
+      const validateItem = this.compile(
+        this.bodies,
+        `response ${route.method} ${route.template} ${exchange.status} ${mediaType} item`,
+        itemSchema,
+      );
       if (exchange.payload !== '' && !exchange.payload.endsWith('\n')) problems.push('the NDJSON body does not end with a newline');
       const lines = exchange.payload.split('\n').slice(0, -1);
       lines.forEach((line, index) => {
         const item = parseJson(line);
         if (item === undefined) problems.push(`NDJSON line ${index + 1} is not JSON: ${clip(line)}`);
-        else if (!validate(item)) problems.push(`NDJSON line ${index + 1} ${clip(line)} does not match: ${describeErrors(validate.errors)}`);
+        else if (!validateItem(item))
+          problems.push(`NDJSON line ${index + 1} ${clip(line)} does not match: ${describeErrors(validateItem.errors)}`);
       });
       return problems;
     }

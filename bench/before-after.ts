@@ -12,7 +12,7 @@ import { basename, join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { checkAnswers } from './checks';
 import { loadBenchConfig } from './config';
-import { fmt, Harness, log, machineLoad, mib, type ServiceBuild } from './harness';
+import { fmt, Harness, log, machineLoad, mariadbPidOf, mib, type ServiceBuild } from './harness';
 import { READ_WRITE, scenarioRequests, TokenBook } from './load';
 import { measureTurn, once, ratio, runBench, summarizeTurns, table, turnFailures, turnLine } from './measure';
 import type { Probe, SideSummary, Turn } from './measure';
@@ -167,7 +167,8 @@ async function main(): Promise<number> {
   const admin = await harness.connectMaria();
   const [[version]] = (await admin.query('SELECT VERSION() AS v')) as unknown as [{ v: string }[]];
   log(`MariaDB ${version.v} answers`);
-  const mariadbPid = pidOf('mariadbd', 'mysqld');
+  // The server the bench talks to, from its pid file: the first mariadbd in /proc may be a Galera node (npm run cluster:up).
+  const mariadbPid = (await mariadbPidOf(admin)) ?? pidOf('mariadbd', 'mysqld');
   const tokens = { revealing: new TokenBook(harness.secrets.jwtSecret), masked: new TokenBook(harness.secrets.jwtSecret, READ_WRITE) };
   const records: BeforeAfterRecord[] = [];
 

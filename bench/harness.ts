@@ -43,8 +43,14 @@ export function machineLoad(): number {
   return Math.round(loadavg()[0] * 100) / 100;
 }
 
+/** What two harnesses of one run share (bench/cluster.ts: one per MariaDB server): the name of its files and its keys. */
+export interface SharedRun {
+  stamp: string;
+  secrets: BenchSecrets;
+}
+
 export class Harness {
-  readonly stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  readonly stamp: string;
   readonly serviceLog: string;
   readonly baselineLog: string;
   readonly dataDir: string;
@@ -55,7 +61,16 @@ export class Harness {
   private admin: Connection | undefined;
   private readonly running = new Set<RunningServer>();
 
-  constructor(readonly config: BenchConfig) {
+  /**
+   * One harness per MariaDB server (config.mysqlUrl). A second harness of the
+   * same run passes the first as `shared`: same file names, same JWT secret and
+   * master key, so one TokenBook works for every server.
+   */
+  constructor(
+    readonly config: BenchConfig,
+    shared?: SharedRun,
+  ) {
+    this.stamp = shared?.stamp ?? new Date().toISOString().replace(/[:.]/g, '-');
     mkdirSync(config.resultsDir, { recursive: true });
     this.serviceLog = join(config.resultsDir, `${this.stamp}-service.log`);
     this.baselineLog = join(config.resultsDir, `${this.stamp}-baseline.log`);
@@ -63,9 +78,12 @@ export class Harness {
     this.dataDir = mkdtempSync(join(tmpdir(), 'bench-service-'));
     // A kept database's data keys are wrapped by this run's master key: keep the keys with it.
     const secretsFile = join(config.resultsDir, 'bench-secrets.json');
-    this.secrets =
-      config.keepDb && existsSync(secretsFile) ? (JSON.parse(readFileSync(secretsFile, 'utf8')) as BenchSecrets) : freshSecrets();
-    if (config.keepDb) writeFileSync(secretsFile, JSON.stringify(this.secrets), { mode: 0o600 });
+    if (shared !== undefined) this.secrets = shared.secrets;
+    else {
+      this.secrets =
+        config.keepDb && existsSync(secretsFile) ? (JSON.parse(readFileSync(secretsFile, 'utf8')) as BenchSecrets) : freshSecrets();
+      if (config.keepDb) writeFileSync(secretsFile, JSON.stringify(this.secrets), { mode: 0o600 });
+    }
   }
 
   /** dist/ for the service (scripts/build-if-needed.js), plain JS for the baseline. */
@@ -90,11 +108,13 @@ export class Harness {
     return this.admin;
   }
 
-  async connectMaria(): Promise<Connection> {
+  /** The admin connection to config.mysqlUrl; when nothing answers there, starts /usr/sbin/mariadbd, unless `startIfDown` is false (then it throws). */
+  async connectMaria(startIfDown = true): Promise<Connection> {
     const tryConnect = (): Promise<Connection> => createConnection({ uri: this.config.mysqlUrl, connectTimeout: 2000 });
     try {
       this.admin = await tryConnect();
-    } catch {
+    } catch (error) {
+      if (!startIfDown) throw error;
       log('MariaDB does not answer; starting it (start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd)');
       execFileSync('start-stop-daemon', ['--start', '--oknodo', '--background', '--exec', '/usr/sbin/mariadbd'], { stdio: 'inherit' });
       const deadline = Date.now() + 60_000;
@@ -174,9 +194,11 @@ export class Harness {
    * Starts one side on database `db`. The service runs as `node dist/main.js`
    * (production mode, request log lines off, rate limit off), this checkout's
    * for 'service' or the given build's; the baseline as plain node. `nodeArgs`
-   * go before the script (e.g. --cpu-prof).
+   * go before the script (e.g. --cpu-prof). `env` is laid over the bench's
+   * settings, before BENCH_SERVICE_ENV / BENCH_BASELINE_ENV (e.g. REDIS_URL, or
+   * a DATABASE_URL naming another server of a cluster).
    */
-  async start(side: Side | ServiceBuild, db: string, nodeArgs: string[] = []): Promise<RunningServer> {
+  async start(side: Side | ServiceBuild, db: string, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<RunningServer> {
     const port = await freePort();
     const common = {
       PORT: String(port),
@@ -202,6 +224,7 @@ export class Harness {
               // issued by one process and measured on the next.
               TOKEN_ISSUER: 'https://integrations-bench.example',
               DATA_DIR: this.dataDir,
+              ...env,
               ...extraEnv('BENCH_SERVICE_ENV'),
             },
             port,
@@ -212,7 +235,7 @@ export class Harness {
         : await startServer({
             name: 'baseline',
             args: [...nodeArgs, this.baselineScript],
-            env: { ...baseEnv(), ...common, ...extraEnv('BENCH_BASELINE_ENV') },
+            env: { ...baseEnv(), ...common, ...env, ...extraEnv('BENCH_BASELINE_ENV') },
             port,
             readyPath: '/health/ready',
             cwd: this.config.root,
@@ -236,6 +259,36 @@ export class Harness {
     await this.admin?.end().catch(() => undefined);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The pid file of the MariaDB server behind `connection`: with it, a bench
+ * measures the right mariadbd when several run on the machine (a Galera
+ * cluster beside the standalone server), and sees a node that restarted.
+ */
+export async function mariadbPidFile(connection: Connection): Promise<string | undefined> {
+  try {
+    const [rows] = await connection.query<RowDataPacket[]>('SELECT @@pid_file AS f');
+    return rows[0]?.f == null ? undefined : String(rows[0].f);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid a pid file holds now, if that process runs; undefined otherwise. */
+export function pidInFile(file: string | undefined): number | undefined {
+  if (file === undefined) return undefined;
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}`) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid of the MariaDB server behind `connection` (mariadbPidFile), undefined when it cannot be read. */
+export async function mariadbPidOf(connection: Connection): Promise<number | undefined> {
+  return pidInFile(await mariadbPidFile(connection));
 }
 
 /** Extra `K=V K=V` settings for one side, e.g. BENCH_SERVICE_ENV="DATABASE_POOL_SIZE=40". */

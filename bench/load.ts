@@ -212,10 +212,21 @@ export function statsOf(result: AutocannonResult): LoadStats {
   };
 }
 
-/** One autocannon run against 127.0.0.1:port. */
-export async function runLoad(port: number, requests: Record<string, unknown>[], seconds: number, connections: number): Promise<LoadStats> {
+/**
+ * One autocannon run against 127.0.0.1:port, or against several ports at once:
+ * autocannon opens connection i to ports[i % ports.length] and keeps it, so the
+ * load is spread evenly when `connections` is a multiple of the ports (as an L4
+ * balancer spreads connections); a faster instance still answers more requests.
+ */
+export async function runLoad(
+  port: number | readonly number[],
+  requests: Record<string, unknown>[],
+  seconds: number,
+  connections: number,
+): Promise<LoadStats> {
+  const ports = typeof port === 'number' ? [port] : port;
   const result = await autocannon({
-    url: `http://127.0.0.1:${port}`,
+    url: ports.length === 1 ? `http://127.0.0.1:${ports[0]}` : ports.map((p) => `http://127.0.0.1:${p}`),
     connections,
     duration: seconds,
     requests,

@@ -1,7 +1,8 @@
 /**
  * One measured turn, and what the reports make of turns: shared by run.ts (the
- * service against the baseline), its scenarios 6 and 7 (tokens.ts), and
- * before-after.ts (the service against an earlier revision of itself).
+ * service against the baseline), its scenarios 6 and 7 (tokens.ts),
+ * before-after.ts (the service against an earlier revision of itself), and
+ * cluster.ts (one instance against three, each on its own Galera node).
  */
 import { statSync } from 'node:fs';
 import { fmt, machineLoad, mib } from './harness';
@@ -14,33 +15,34 @@ export interface TurnOptions {
   warmup: number;
   duration: number;
   connections: number;
-  /** mariadbd's pid: its CPU time per request is measured too. */
-  dbPid?: number;
+  /** mariadbd's pid, or the pids of every node of a cluster: their CPU time per request is measured too (summed). */
+  dbPid?: number | readonly number[];
   /** The server's log: how much it printed during the measured run. */
   logFile?: string;
 }
 
-/** What one turn measured on a fresh server process. */
+/** What one turn measured on a fresh server process (or a group of them, loaded together). */
 export interface Turn {
   warmup: LoadStats | null;
   stats: LoadStats;
-  /** Highest VmHWM of the server process (bytes). */
+  /** Highest VmHWM of the server process (bytes); of a group, the highest of its processes. */
   peakRssBytes: number;
-  /** Milliseconds from spawn to ready. */
+  /** Milliseconds from spawn to ready; of a group, the slowest. */
   startMs: number;
   /** Load average of the machine before the turn. */
   loadBefore: number;
-  /** CPU time of the server process (user + system) per completed request during the measured run. */
+  /** CPU time of the server process (user + system) per completed request during the measured run; of a group, of all its processes. */
   serverCpuUsPerRequest: number | null;
-  /** The same for mariadbd (which other work on the machine may share). */
+  /** The same for mariadbd, all nodes of a cluster together (other work on the machine may share them). */
   dbCpuUsPerRequest: number | null;
   /** What the server printed during the measured run. */
   loggedBytes: number;
 }
 
 /**
- * Something a caller reads around a turn: called on the started server before
- * the warm-up, it returns what to call after the measured run, before the stop.
+ * Something a caller reads around a turn: called on the started server (the
+ * first of a group) before the warm-up, it returns what to call after the
+ * measured run, before the stop.
  */
 export type Probe<X> = (server: RunningServer) => Promise<(turn: Turn) => Promise<X>>;
 
@@ -53,22 +55,42 @@ function fileSize(path: string | undefined): number {
   }
 }
 
-/** Starts a server, warms it up, measures it, and stops it (also when something fails). */
+/** CPU milliseconds of several processes together; undefined when one of them is gone. */
+function cpuMsOfAll(pids: readonly number[]): number | undefined {
+  let sum = 0;
+  for (const pid of pids) {
+    const ms = cpuMsOf(pid);
+    if (ms === undefined) return undefined;
+    sum += ms;
+  }
+  return sum;
+}
+
+/**
+ * Starts a server, warms it up, measures it, and stops it (also when something
+ * fails). `start` may start a group (several instances of one deployment): the
+ * load is then spread over all of them (runLoad) and each is stopped.
+ */
 export async function measureTurn<X = undefined>(
-  start: () => Promise<RunningServer>,
+  start: () => Promise<RunningServer | RunningServer[]>,
   stop: (server: RunningServer) => Promise<void>,
   options: TurnOptions,
   probe?: Probe<X>,
 ): Promise<Turn & { probed?: X }> {
-  const server = await start();
+  const servers = [await start()].flat();
   try {
-    const finish = probe === undefined ? undefined : await probe(server);
+    const ports = servers.map((s) => s.port);
+    const finish = probe === undefined ? undefined : await probe(servers[0]);
     const loadBefore = machineLoad();
-    const warmup = options.warmup > 0 ? await runLoad(server.port, options.requests, options.warmup, options.connections) : null;
+    const warmup = options.warmup > 0 ? await runLoad(ports, options.requests, options.warmup, options.connections) : null;
     const logBytes0 = fileSize(options.logFile);
-    const cpuOf = (): (number | undefined)[] => [cpuMsOf(server.pid), options.dbPid === undefined ? undefined : cpuMsOf(options.dbPid)];
+    const dbPids = options.dbPid === undefined ? undefined : [options.dbPid].flat();
+    const cpuOf = (): (number | undefined)[] => [
+      cpuMsOfAll(servers.map((s) => s.pid)),
+      dbPids === undefined ? undefined : cpuMsOfAll(dbPids),
+    ];
     const cpu0 = cpuOf();
-    const stats = await runLoad(server.port, options.requests, options.duration, options.connections);
+    const stats = await runLoad(ports, options.requests, options.duration, options.connections);
     const cpu1 = cpuOf();
     const perRequest = (i: number): number | null => {
       const [a, b] = [cpu0[i], cpu1[i]];
@@ -77,8 +99,8 @@ export async function measureTurn<X = undefined>(
     const turn: Turn = {
       warmup,
       stats,
-      peakRssBytes: server.peakRss(),
-      startMs: server.startMs,
+      peakRssBytes: Math.max(...servers.map((s) => s.peakRss())),
+      startMs: Math.max(...servers.map((s) => s.startMs)),
       loadBefore,
       serverCpuUsPerRequest: perRequest(0),
       dbCpuUsPerRequest: perRequest(1),
@@ -86,7 +108,7 @@ export async function measureTurn<X = undefined>(
     };
     return { ...turn, probed: finish === undefined ? undefined : await finish(turn) };
   } finally {
-    await stop(server);
+    await Promise.all(servers.map((server) => stop(server)));
   }
 }
 

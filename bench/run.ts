@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import type { ResultSetHeader } from 'mysql2/promise';
 import { checkAnswers, checkWrites } from './checks';
 import { loadBenchConfig } from './config';
-import { baseEnv, fmt, Harness, log, machineLoad, mib, type Side } from './harness';
+import { baseEnv, fmt, Harness, log, machineLoad, mariadbPidOf, mib, type Side } from './harness';
 import { CREATED_ID_PREFIX, SCENARIO_NAMES, SCENARIO_ORDER, scenarioRequests, TokenBook, type ScenarioId } from './load';
 import {
   measureTurn,
@@ -154,7 +154,8 @@ async function main(): Promise<number> {
   result.mariadb = { version: version.v, innodbBufferPool: originalPool };
   log(`MariaDB ${version.v} answers; InnoDB buffer pool ${mib(originalPool)}`);
 
-  const mariadbPid = pidOf('mariadbd', 'mysqld');
+  // The server the bench talks to, from its pid file: the first mariadbd in /proc may be a Galera node (npm run cluster:up).
+  const mariadbPid = (await mariadbPidOf(admin)) ?? pidOf('mariadbd', 'mysqld');
   const tokens = new TokenBook(harness.secrets.jwtSecret);
   const records: RunRecord[] = [];
   const checkFailures: string[] = [];
@@ -429,7 +430,11 @@ async function main(): Promise<number> {
     const of = (scenario: TokenScenarioId, side: string): SideSummary =>
       summarizeTurns(tokenRecords.filter((r) => r.scenario === scenario && r.side === side));
     const tokenRows: string[][] = [['scenario (service only)', 'side', 'req/s', 'p50 ms', 'p99 ms', 'CPU/req us', 'peak RSS', 'failed']];
-    for (const [scenario, side] of [[6, 'service'], [7, 'external'], [7, 'self']] as [TokenScenarioId, string][]) {
+    for (const [scenario, side] of [
+      [6, 'service'],
+      [7, 'external'],
+      [7, 'self'],
+    ] as [TokenScenarioId, string][]) {
       const s = of(scenario, side);
       if (s.rounds.length === 0) continue;
       tokenRows.push([
@@ -453,7 +458,11 @@ async function main(): Promise<number> {
       );
     }
   }
-  const peak = Math.max(0, ...records.filter((r) => r.side === 'service').map((r) => r.peakRssBytes), ...tokenRecords.map((r) => r.peakRssBytes));
+  const peak = Math.max(
+    0,
+    ...records.filter((r) => r.side === 'service').map((r) => r.peakRssBytes),
+    ...tokenRecords.map((r) => r.peakRssBytes),
+  );
   lines.push(`  service peak RSS under load (VmHWM, any scenario): ${mib(peak)}`);
   if (coldStartMs.length > 0) {
     const sorted = [...coldStartMs].sort((a, b) => a - b);
@@ -469,7 +478,8 @@ async function main(): Promise<number> {
   const file = join(config.resultsDir, `${harness.stamp}.json`);
   writeFileSync(file, JSON.stringify({ ...result, finishedAt: new Date().toISOString(), summaries, records, tokenRecords }, null, 2));
   lines.push(`  raw results: bench/results/${basename(file)}`);
-  const failed = summaries.reduce((sum, s) => sum + s.service.failed + s.baseline.failed, 0) + tokenRecords.reduce((sum, r) => sum + turnFailures(r), 0);
+  const failed =
+    summaries.reduce((sum, s) => sum + s.service.failed + s.baseline.failed, 0) + tokenRecords.reduce((sum, r) => sum + turnFailures(r), 0);
   if (failed > 0) lines.push(`  FAILED: ${failed} requests answered non-2xx (in scenario 5: not 201) or errored`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return failed > 0 ? 1 : 0;

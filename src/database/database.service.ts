@@ -163,13 +163,13 @@ function cut(connection: unknown): void {
 }
 
 /**
- * Whether a server's VERSION() has SELECT … SKIP LOCKED. TiDB reports a MySQL
- * 8 version but its support has varied by release, so it takes the
- * conditional-update path, which is correct everywhere (SKIP LOCKED only
- * saves claimers from waiting on each other).
+ * Whether a server's VERSION() has SELECT … SKIP LOCKED. TiDB and Vitess's
+ * vtgate report a MySQL 8 version, but neither has reliably accepted the
+ * clause, so they take the conditional-update path, which is correct
+ * everywhere (SKIP LOCKED only saves claimers from waiting on each other).
  */
 export function skipLockedSupported(version: string): boolean {
-  if (/tidb/i.test(version)) return false;
+  if (/tidb|vitess/i.test(version)) return false;
   const match = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
   if (match === null) return false;
   const [major, minor, patch] = match.slice(1).map(Number);

@@ -12,6 +12,7 @@ describe('SELECT … SKIP LOCKED by server version (background claims)', () => {
     ['5.7.44-log', false],
     ['8.4.0', true],
     ['8.0.11-TiDB-v7.5.1', false],
+    ['8.0.23-vitess', false],
     ['not a version', false],
   ])('%s → %s', (version, supported) => {
     expect(skipLockedSupported(version)).toBe(supported);

@@ -35,4 +35,10 @@ describe('database errors on Galera (issue 16)', () => {
     const answer = toErrorResponse(failed('ER_UNKNOWN_COM_ERROR', 1047, 'WSREP has not yet prepared node for application use'));
     expect(answer).toMatchObject({ status: 503, body: { code: 'DATABASE_UNAVAILABLE' }, headers: { 'Retry-After': '5' } });
   });
+
+  it("TiDB's optimistic write conflict (9007, which mysql2 has no name for) is a lost race too", () => {
+    const error = new QueryFailedError('COMMIT', [], Object.assign(new Error('Write conflict, txnStartTS=…'), { errno: 9007 }));
+    expect(isRetryableConflict(error)).toBe(true);
+    expect(isDatabaseUnavailable(error)).toBe(false);
+  });
 });

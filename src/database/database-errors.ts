@@ -9,6 +9,17 @@ function driverCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** The server's error number (MySQL protocol), for errors mysql2 has no name for. */
+function driverErrno(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const wrapped = (error as { driverError?: { errno?: unknown } }).driverError;
+  const errno = wrapped?.errno ?? (error as { errno?: unknown }).errno;
+  return typeof errno === 'number' ? errno : undefined;
+}
+
+/** TiDB's write conflict in optimistic transactions (ErrWriteConflict), reported at COMMIT. */
+const TIDB_WRITE_CONFLICT = 9007;
+
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -48,11 +59,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
  * A transaction lost a lock race and is safe to run again. On Galera a write
  * that conflicts with one committed on another node fails certification,
  * often at COMMIT, with the same ER_LOCK_DEADLOCK (1213): nothing of it
- * landed, so it is a lost race too.
+ * landed, so it is a lost race too; so is TiDB's optimistic write conflict
+ * (9007) at COMMIT.
  */
 export function isRetryableConflict(error: unknown): boolean {
   const code = driverCode(error);
-  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT';
+  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || driverErrno(error) === TIDB_WRITE_CONFLICT;
 }
 
 export function isDuplicateKey(error: unknown): boolean {

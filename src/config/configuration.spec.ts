@@ -20,6 +20,8 @@ describe('loadConfiguration', () => {
     [{ JWT_JWKS_URL: 'https://idp.example/jwks' }, 'JWT_SECRET, JWT_PUBLIC_KEY and JWT_JWKS_URL are alternatives: set exactly one (got JWT_SECRET and JWT_JWKS_URL)'],
     [{ DATABASE_URL: 'postgres://x/y' }, 'DATABASE_URL must start with mysql://, mariadb:// or sqlite: (got a value with another scheme)'],
     [{ DATABASE_URL: 'mysql://root@localhost:3306' }, 'DATABASE_URL must name a database, like mysql://user:pass@host:3306/db'],
+    [{ DATABASE_URL: 'mysql://root:p@db1,db2/app' }, 'DATABASE_URL names one host; for several nodes (Galera, replicas) put HAProxy or MaxScale in front and name it (docs/scaling.md)'],
+    [{ DATABASE_URL: 'mariadb://root@db1:3306,db2:3306/app' }, 'DATABASE_URL names one host; for several nodes (Galera, replicas) put HAProxy or MaxScale in front and name it (docs/scaling.md)'],
     [{ LOG_LEVEL: 'loud' }, "LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got 'loud')"],
     [{ REQUIRE_IF_MATCH: 'maybe' }, "REQUIRE_IF_MATCH must be true or false (got 'maybe')"],
     [{ CORS_ORIGINS: 'not an origin' }, "CORS_ORIGINS must be a comma-separated list of origins like https://app.example.com (got 'not an origin')"],

@@ -23,6 +23,14 @@ export function loadDatabaseConfig(env: Env, dataDir: string): DatabaseConfig {
   if (scheme !== 'mysql' && scheme !== 'mariadb') {
     throw new ConfigError("DATABASE_URL must start with mysql://, mariadb:// or sqlite: (got a value with another scheme)");
   }
+  // A host list (db1,db2 or db1:3306,db2:3306, as some drivers take for failover) would be read as one host name
+  // that never resolves, or not parse: say what to do instead.
+  const authority = url.slice(`${scheme}://`.length).split('/')[0];
+  if (authority.slice(authority.lastIndexOf('@') + 1).includes(',')) {
+    throw new ConfigError(
+      'DATABASE_URL names one host; for several nodes (Galera, replicas) put HAProxy or MaxScale in front and name it (docs/scaling.md)',
+    );
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -45,6 +45,7 @@ import { mintToken } from '../src/auth/token-minter';
 import { loadConfiguration } from '../src/config/configuration';
 import { startFakeVendors, type FakeVendors } from '../test/fakes/fake-vendors';
 import { WebhookReceiver } from '../test/helpers/webhook-receiver';
+import { SEED_EXAMPLES } from '../test/helpers/seed-examples';
 
 const ROOT = join(__dirname, '..');
 /** The whole run's deadline: whatever hangs, the script ends. */
@@ -411,20 +412,7 @@ async function main(): Promise<void> {
 
 type Mint = (scopes: string, tenants?: string[], subject?: string) => string;
 
-const SEED: Record<string, Json> = {
-  salesforce: {
-    id: 'salesforce',
-    type: 'salesforce',
-    'consumer-key': 'consumerkey',
-    'consumer-secret': 'consumersecret',
-    username: 'dev@userevents.com',
-    'secret-token': 'secret-token',
-    password: 'password',
-  },
-  twilio: { id: 'twilio', account: 'SID', password: 'Token' },
-  sendgrid: { id: 'sendgrid', account: 'username', password: 'password' },
-  datasift: { id: 'datasift', 'api-key': 'api-key', username: 'username' },
-};
+const SEED: Record<string, Json> = SEED_EXAMPLES;
 const SEED_CONTENT_TYPE = { 'content-type': 'application/json; charset=utf-8' };
 
 async function driveEverything(x: Driver, mint: Mint, receiver: WebhookReceiver): Promise<void> {

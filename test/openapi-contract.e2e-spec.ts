@@ -1,5 +1,6 @@
 import { AUDIT_EVENT_EXAMPLE } from '../src/audit/audit.wire';
 import { basicAuth, clientToken, createClient, form, postToken } from './helpers/clients';
+import { SEED_EXAMPLES } from './helpers/seed-examples';
 import { adminToken, bearer, createTenant, startTestApp, token, type TestApp } from './helpers/test-app';
 
 /**
@@ -15,20 +16,7 @@ const COLLECTION_FORM = 'POST /tenants/{iid}/integrations';
 const PATCH = 'PATCH /tenants/{iid}/integrations/{id}';
 
 /** The original page's requests, verbatim. */
-const SEED: Record<string, Record<string, string>> = {
-  salesforce: {
-    id: 'salesforce',
-    type: 'salesforce',
-    'consumer-key': 'consumerkey',
-    'consumer-secret': 'consumersecret',
-    username: 'dev@userevents.com',
-    'secret-token': 'secret-token',
-    password: 'password',
-  },
-  twilio: { id: 'twilio', account: 'SID', password: 'Token' },
-  sendgrid: { id: 'sendgrid', account: 'username', password: 'password' },
-  datasift: { id: 'datasift', 'api-key': 'api-key', username: 'username' },
-};
+const SEED: Record<string, Record<string, string>> = SEED_EXAMPLES;
 
 /** The page's curl bodies that are JSON (the Salesforce one lacks a comma). */
 const SEED_CURL: Record<string, Record<string, string>> = {

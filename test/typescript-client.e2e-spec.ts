@@ -8,6 +8,7 @@ import {
   type Tenant,
   type TokenRequest,
 } from '../clients/typescript';
+import { SEED_EXAMPLES } from './helpers/seed-examples';
 import { adminToken, startTestApp, token, type TestApp } from './helpers/test-app';
 
 /**
@@ -19,20 +20,7 @@ import { adminToken, startTestApp, token, type TestApp } from './helpers/test-ap
  */
 
 /** The original page's requests, verbatim: each must satisfy the generated request type. */
-const SEED = {
-  salesforce: {
-    id: 'salesforce',
-    type: 'salesforce',
-    'consumer-key': 'consumerkey',
-    'consumer-secret': 'consumersecret',
-    username: 'dev@userevents.com',
-    'secret-token': 'secret-token',
-    password: 'password',
-  },
-  twilio: { id: 'twilio', account: 'SID', password: 'Token' },
-  sendgrid: { id: 'sendgrid', account: 'username', password: 'password' },
-  datasift: { id: 'datasift', 'api-key': 'api-key', username: 'username' },
-} satisfies Record<string, IntegrationInput>;
+const SEED = SEED_EXAMPLES satisfies Record<string, IntegrationInput>;
 
 const MASK = '********';
 

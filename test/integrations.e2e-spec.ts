@@ -1,23 +1,11 @@
+import { SEED_EXAMPLES } from './helpers/seed-examples';
 import { adminToken, bearer, createTenant, startTestApp, token, type TestApp } from './helpers/test-app';
 
-/** The original page's requests, verbatim (only host and token change). */
-const SEED = {
-  salesforce: {
-    request: {
-      id: 'salesforce',
-      type: 'salesforce',
-      'consumer-key': 'consumerkey',
-      'consumer-secret': 'consumersecret',
-      username: 'dev@userevents.com',
-      'secret-token': 'secret-token',
-      password: 'password',
-    },
-    returnKeys: ['id', 'type', 'consumer-key', 'consumer-secret', 'username', 'secret-token', 'password'],
-  },
-  twilio: { request: { id: 'twilio', account: 'SID', password: 'Token' }, returnKeys: ['id', 'account', 'password'] },
-  sendgrid: { request: { id: 'sendgrid', account: 'username', password: 'password' }, returnKeys: ['id', 'account', 'password'] },
-  datasift: { request: { id: 'datasift', 'api-key': 'api-key', username: 'username' }, returnKeys: ['id', 'api-key', 'username'] },
-};
+/** The original page's requests, verbatim (only host and token change), and the keys each answer must carry. */
+type SeedExamples = typeof SEED_EXAMPLES;
+const SEED = Object.fromEntries(
+  Object.entries(SEED_EXAMPLES).map(([vendor, request]) => [vendor, { request, returnKeys: Object.keys(request) }]),
+) as { [V in keyof SeedExamples]: { request: SeedExamples[V]; returnKeys: string[] } };
 
 /** The page's curl -d bodies, as printed there (the Salesforce one lacks a comma: malformed JSON). */
 const SEED_CURL_BODIES: Record<string, string> = {

@@ -1,25 +1,13 @@
 import { withoutVersionPrefix } from '../src/app.setup';
 import { basicAuth, createClient, form } from './helpers/clients';
+import { SEED_EXAMPLES } from './helpers/seed-examples';
 import { adminToken, bearer, createTenant, startTestApp, type TestApp } from './helpers/test-app';
 
 /** The original page's request bodies (seed/integration-resources.md), as its Postman collection sends them. */
-const ORIGINAL_REQUESTS: { id: string; body: Record<string, string> }[] = [
-  {
-    id: 'salesforce',
-    body: {
-      id: 'salesforce',
-      type: 'salesforce',
-      'consumer-key': 'consumerkey',
-      'consumer-secret': 'consumersecret',
-      username: 'dev@userevents.com',
-      'secret-token': 'secret-token',
-      password: 'password',
-    },
-  },
-  { id: 'twilio', body: { id: 'twilio', account: 'SID', password: 'Token' } },
-  { id: 'sendgrid', body: { id: 'sendgrid', account: 'username', password: 'password' } },
-  { id: 'datasift', body: { id: 'datasift', 'api-key': 'api-key', username: 'username' } },
-];
+const ORIGINAL_REQUESTS: { id: string; body: Record<string, string> }[] = Object.values(SEED_EXAMPLES).map((body) => ({
+  id: body.id,
+  body,
+}));
 
 /**
  * Issue 13: every route also answers under the original's /1.0 prefix, with

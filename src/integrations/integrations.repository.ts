@@ -4,13 +4,24 @@ import { IsNull, type EntityManager, type QueryResult, type Repository } from 't
 import { isDuplicateKey, isForeignKeyViolation } from '../database/database-errors';
 import { DatabaseService } from '../database/database.service';
 import type { WriteFence } from '../tenants/tenants.repository';
+import type { SqlExpression } from '../webhooks/webhook-events';
 import { IntegrationEntity } from './integration.entity';
 
 /** An integration as the reads need it (JSON columns still as text). */
 export type StoredIntegration = Pick<IntegrationEntity, 'tenantId' | 'id' | 'type' | 'config' | 'secrets' | 'revision'>;
 
-/** The row a write starts from: the integration, or its tombstone (`deleted`) when it was deleted. */
-export type CurrentIntegration = StoredIntegration & { deleted: boolean };
+/**
+ * The row a write starts from: the integration, or its tombstone (`deleted`)
+ * when it was deleted; `subscribed`, when the read asked (see findCurrent),
+ * whether the tenant had an enabled webhook.
+ */
+export type CurrentIntegration = StoredIntegration & { deleted: boolean; subscribed?: boolean };
+
+/** How findCurrent reads: `locking`, inside the write's transaction; `subscribers`, a probe of the tenant's webhooks read with the row. */
+export interface CurrentReadOptions {
+  locking?: { tx: EntityManager; lock: true };
+  subscribers?: SqlExpression;
+}
 
 /** The last credential check kept on the row. */
 export type StoredVerification = Pick<IntegrationEntity, 'verifyStatus' | 'verifyMessage' | 'verifiedAt' | 'revision' | 'checkDueAt'>;
@@ -49,17 +60,25 @@ export class IntegrationsRepository {
   /**
    * The row a write starts from: live, a tombstone, or null when there never
    * was one (or it was pruned). `locking`: read inside the write's transaction
-   * with a locking read (FOR UPDATE), held until it ends.
+   * with a locking read (FOR UPDATE), held until it ends. `subscribers`: an
+   * expression of `i.tenant_id` (the webhooks' probe) read in the same
+   * statement, answered as `subscribed`.
    */
-  async findCurrent(tenantId: string, id: string, locking?: { tx: EntityManager; lock: true }): Promise<CurrentIntegration | null> {
+  async findCurrent(tenantId: string, id: string, options: CurrentReadOptions = {}): Promise<CurrentIntegration | null> {
+    const { locking, subscribers } = options;
     const row = await this.db.within(locking?.tx, (manager) => {
       const query = this.selectStored(manager)
         .addSelect('CASE WHEN i.deleted_at IS NULL THEN 0 ELSE 1 END', 'deleted')
         .where('i.tenant_id = :tenantId AND i.id = :id', { tenantId, id });
+      if (subscribers !== undefined) query.addSelect(subscribers.sql, 'subscribed').setParameters(subscribers.parameters);
       if (locking !== undefined) query.setLock('pessimistic_write');
-      return query.getRawOne<StoredIntegration & { deleted: number | string }>();
+      return query.getRawOne<StoredIntegration & { deleted: number | string; subscribed?: number | string }>();
     });
-    return row === undefined ? null : { ...row, revision: Number(row.revision), deleted: Number(row.deleted) === 1 };
+    if (row === undefined) return null;
+    const { subscribed, ...stored } = row;
+    const current: CurrentIntegration = { ...stored, revision: Number(row.revision), deleted: Number(row.deleted) === 1 };
+    if (subscribers !== undefined) current.subscribed = Number(subscribed) === 1;
+    return current;
   }
 
   /** A page sorted by id, and the tenant's total. */

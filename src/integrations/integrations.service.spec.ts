@@ -21,7 +21,7 @@ import { VersionsRepository } from './history/versions.repository';
 import { VersionsService } from './history/versions.service';
 import { IntegrationBodyValidator, type IntegrationInput } from './integration-body.validator';
 import type { IntegrationEntity } from './integration.entity';
-import { type CurrentIntegration, IntegrationsRepository } from './integrations.repository';
+import { type CurrentIntegration, type CurrentReadOptions, IntegrationsRepository } from './integrations.repository';
 import { IntegrationsService, WriteConflictError } from './integrations.service';
 import { type CredentialCheck, CredentialCheckService } from './verification/credential-check.service';
 import { type HistoryEntry, VerificationHistoryRepository } from './verification/history/verification-history.repository';
@@ -34,7 +34,7 @@ const KEY_VERSION = 3;
 /** The transaction the DatabaseService stand-in hands out: an audit event must be recorded in it. */
 const TX = { transaction: 'the write' };
 const audited: (AuditEvent & { inTransaction: boolean })[] = [];
-const emitted: (WebhookEvent & { inTransaction: boolean })[] = [];
+const emitted: (WebhookEvent & { inTransaction: boolean; subscribed: boolean | undefined })[] = [];
 const ACTOR = { sub: 'svc-a', requestId: 'req-1', address: null, userAgent: null };
 
 /**
@@ -48,6 +48,8 @@ class InMemoryIntegrations {
   readonly rows = new Map<string, IntegrationEntity>();
   readonly versions: IntegrationVersionEntity[] = [];
   tenantKeyVersion: number | undefined = KEY_VERSION;
+  /** What the webhooks' probe answers when a read asks it (whether the tenant has an enabled webhook). */
+  tenantHasWebhook = false;
   beforeWrite: (() => void) | undefined;
   writes = 0;
 
@@ -64,9 +66,12 @@ class InMemoryIntegrations {
     return Promise.resolve(row === undefined || row.deletedAt ? null : { ...row });
   }
 
-  findCurrent(tenantId: string, id: string): Promise<CurrentIntegration | null> {
+  findCurrent(tenantId: string, id: string, options: CurrentReadOptions = {}): Promise<CurrentIntegration | null> {
     const row = this.rows.get(`${tenantId}/${id}`);
-    return Promise.resolve(row === undefined ? null : { ...row, deleted: Boolean(row.deletedAt) });
+    if (row === undefined) return Promise.resolve(null);
+    const current: CurrentIntegration = { ...row, deleted: Boolean(row.deletedAt) };
+    if (options.subscribers !== undefined) current.subscribed = this.tenantHasWebhook;
+    return Promise.resolve(current);
   }
 
   tombstone(tenantId: string, id: string, revision: number, deletedAt: Date): Promise<boolean> {
@@ -198,7 +203,11 @@ describe('IntegrationsService (module test, repository in memory)', () => {
         },
         {
           provide: WebhookEventSink,
-          useValue: { emit: (event: WebhookEvent, tx: unknown) => Promise.resolve(emitted.push({ ...event, inTransaction: tx === TX })) },
+          useValue: {
+            emit: (event: WebhookEvent, tx: unknown, subscribed?: boolean) =>
+              Promise.resolve(emitted.push({ ...event, inTransaction: tx === TX, subscribed })),
+            subscriberProbe: () => ({ sql: '1', parameters: {} }),
+          },
         },
         {
           provide: TenantsService,
@@ -486,6 +495,21 @@ describe('IntegrationsService (module test, repository in memory)', () => {
         ['integration.deleted', 4, true],
       ]);
       expect(emitted[0].data).toEqual({ tenant: TENANT, integration: 'twilio', 'integration-type': 'twilio', revision: 1 });
+    });
+
+    it("tells the outbox what the write's own read saw of the tenant's webhooks, and nothing when it did not ask", async () => {
+      await service.put(TENANT, twilio({ account: 'AC-1', password: 'p1' }), { reveal: false, actor: ACTOR });
+      await service.put(TENANT, twilio({ account: 'AC-2', password: '********' }), { reveal: false, actor: ACTOR });
+      rows.tenantHasWebhook = true;
+      await service.patch(TENANT, 'twilio', { account: 'AC-3' }, { reveal: false, actor: ACTOR });
+      await service.delete(TENANT, 'twilio', { actor: ACTOR });
+      expect(emitted.map((e) => [e.type, e.data.revision, e.subscribed])).toEqual([
+        // No row to read: the outbox statement finds the subscribers itself.
+        ['integration.created', 1, undefined],
+        ['integration.updated', 2, false],
+        ['integration.updated', 3, true],
+        ['integration.deleted', 4, undefined],
+      ]);
     });
   });
 

@@ -93,6 +93,8 @@ interface WriteCommit {
   status: WriteEvent['status'];
   /** The answer will show a stored secret in plaintext: a secret read, recorded with the change. */
   revealsStoredSecrets: boolean;
+  /** Whether the tenant had an enabled webhook when the write read its row (undefined: not asked); see WebhookEventSink.emit. */
+  subscribed?: boolean;
 }
 
 /** A write ready for its statement: the row as read (`current`), what replaces it, and what commits with it. */
@@ -637,7 +639,9 @@ export class IntegrationsService {
     plan: (existing: StoredIntegration | null) => Promise<Plan>,
     verified: VerifiedCredentials | undefined,
   ): Promise<PreparedWrite | undefined> {
-    const prepared = await this.prepareWrite(tenantId, id, await this.repository.findCurrent(tenantId, id), options, plan, verified);
+    // The row, and whether its tenant has an enabled webhook (read with it): a write of a tenant with none sends no outbox statement.
+    const current = await this.repository.findCurrent(tenantId, id, { subscribers: this.webhookEvents.subscriberProbe('i.tenant_id') });
+    const prepared = await this.prepareWrite(tenantId, id, current, options, plan, verified);
     if (prepared === undefined) return undefined;
     return (await this.commitWrite((tx) => this.storePrepared(prepared, tx))) ? prepared : undefined;
   }
@@ -670,7 +674,7 @@ export class IntegrationsService {
   ): Promise<PreparedWrite | undefined> {
     let prepared: PreparedWrite | undefined;
     const landed = await this.commitWrite(async (tx) => {
-      const current = await this.repository.findCurrent(tenantId, id, { tx, lock: true });
+      const current = await this.repository.findCurrent(tenantId, id, { locking: { tx, lock: true } });
       prepared = await this.prepareWrite(tenantId, id, current, options, plan, verified, tx);
       return prepared === undefined ? undefined : this.storePrepared(prepared, tx);
     });
@@ -735,6 +739,7 @@ export class IntegrationsService {
         version: versionOf(row, sealed, planned.action, planned.restoredFrom, options.actor, now),
         status: created ? 201 : 200,
         revealsStoredSecrets: options.reveal && Object.keys(sealed.secrets).some((field) => !echoesSent(planned, field)),
+        subscribed: current?.subscribed,
       },
     };
   }
@@ -762,8 +767,8 @@ export class IntegrationsService {
    * the statement did not land (a lost race, or a deadlock victim: the caller
    * reads again).
    *
-   * Isolation: READ COMMITTED (DatabaseService's default), at the cost of
-   * TypeORM's SET TRANSACTION round trip before START TRANSACTION. The audit
+   * Isolation: READ COMMITTED (the session's level, set once per pooled
+   * connection by DatabaseService). The audit
    * append needs it: when another instance took the chain's next seq, the
    * append reads the chain's head again inside this transaction, and under
    * REPEATABLE READ that second read would see the snapshot of the first
@@ -774,22 +779,24 @@ export class IntegrationsService {
    * INSERT. At READ COMMITTED the fence's read is not a locking one; a write
    * under a just-replaced key still meets the rotation's row-by-row walk and
    * its final check (hasSecretsOutside), and a tenant deleted meanwhile shows
-   * as the foreign key. Round trips on MySQL: SET TRANSACTION, START,
-   * statement, version INSERT, audit INSERT, COMMIT (and the read before,
-   * outside).
+   * as the foreign key. Round trips on MySQL: START, statement, version
+   * INSERT, webhook outbox INSERT … SELECT (only when the tenant has an enabled
+   * webhook, or the read could not tell), audit INSERT, COMMIT; and the read
+   * before, outside. `npm run bench:write-floor` measures what they cost.
    */
   private async commitWrite(statement: (tx: EntityManager) => Promise<WriteCommit | undefined>): Promise<boolean> {
     const event = await this.retryOnConflict(() =>
       this.db.transaction(async (tx): Promise<WriteEvent | undefined> => {
         const commit = await statement(tx);
         if (commit === undefined) return undefined;
-        const { version, status, revealsStoredSecrets } = commit;
+        const { version, status, revealsStoredSecrets, subscribed } = commit;
         await this.versionRows.insert(VersionsService.row(version), tx);
         const { action, actor, tenantId, integrationId, revision, restoredFrom } = version;
         // The audit event last: its chain is held from the append until this transaction ends. An answer that
         // will show stored secrets in plaintext is also a secret read, recorded with the change (one INSERT).
         const change = { tenantId, actor, action: AUDITED_AS[action], target: integrationId, outcome: status };
-        // The webhook event before the audit append, which must come last; one INSERT … SELECT of the tenant's subscribers.
+        // The webhook event before the audit append, which must come last; one INSERT … SELECT of the tenant's subscribers,
+        // or none when the write's read saw that the tenant has no enabled webhook.
         await this.webhookEvents.emit(
           {
             tenantId,
@@ -798,6 +805,7 @@ export class IntegrationsService {
             at: version.at,
           },
           tx,
+          subscribed,
         );
         if (revealsStoredSecrets && this.audit.secretReadsRequired) {
           await this.audit.recordAll([change, { ...change, action: 'integration.secret-read', outcome: status }], tx);

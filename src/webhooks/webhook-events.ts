@@ -42,10 +42,32 @@ export interface WebhookEvent {
   at: Date;
 }
 
+/** A SQL expression with its named parameters (TypeORM's `:name`), for another module's query to embed. */
+export interface SqlExpression {
+  sql: string;
+  parameters: Record<string, unknown>;
+}
+
 /**
  * Where changes emit their events: the webhooks module's outbox. `tx` is the
  * transaction of the change; the event commits with it or not at all.
  */
 export abstract class WebhookEventSink {
-  abstract emit(event: WebhookEvent, tx: EntityManager): Promise<void>;
+  /**
+   * `subscribed`: what the change's own read saw through `subscriberProbe`.
+   * False means the tenant had no enabled webhook then, and no outbox
+   * statement is sent (it would add no row); the event goes to the webhooks
+   * that were enabled when the change read its row. Undefined when the change
+   * did not ask: the outbox statement finds the subscribers itself.
+   */
+  abstract emit(event: WebhookEvent, tx: EntityManager, subscribed?: boolean): Promise<void>;
+
+  /**
+   * An expression that is 1 when the tenant in `tenantColumn` (a column of
+   * the caller's query, e.g. `i.tenant_id`) has an enabled webhook, else 0:
+   * for a change to read with its row, in the same statement, and pass to
+   * `emit`. Most tenants have none, and the outbox INSERT … SELECT of each
+   * of their writes would be a round trip that adds nothing.
+   */
+  abstract subscriberProbe(tenantColumn: string): SqlExpression;
 }

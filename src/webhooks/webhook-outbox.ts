@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { CONFIGURATION, type Configuration } from '../config/configuration';
 import { eventBit } from './event-mask';
-import { type WebhookEvent, WebhookEventSink } from './webhook-events';
+import { type SqlExpression, type WebhookEvent, WebhookEventSink } from './webhook-events';
 import { newEventId } from './webhook-secret';
 import { WebhooksRepository } from './webhooks.repository';
 
@@ -21,7 +21,8 @@ export class WebhookOutbox extends WebhookEventSink {
     super();
   }
 
-  async emit(event: WebhookEvent, tx: EntityManager): Promise<void> {
+  async emit(event: WebhookEvent, tx: EntityManager, subscribed?: boolean): Promise<void> {
+    if (subscribed === false) return;
     await this.repository.emit(
       {
         tenantId: event.tenantId,
@@ -35,5 +36,9 @@ export class WebhookOutbox extends WebhookEventSink {
       },
       tx,
     );
+  }
+
+  subscriberProbe(tenantColumn: string): SqlExpression {
+    return this.repository.enabledWebhookProbe(tenantColumn);
   }
 }

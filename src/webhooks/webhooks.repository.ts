@@ -5,6 +5,7 @@ import { isForeignKeyViolation } from '../database/database-errors';
 import { DatabaseService } from '../database/database.service';
 import type { WriteFence } from '../tenants/tenants.repository';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
+import type { SqlExpression } from './webhook-events';
 import { WebhookEntity } from './webhook.entity';
 
 /** A new outbox row's fields that the emitting statement does not take from the webhook. */
@@ -300,6 +301,18 @@ export class WebhooksRepository {
         .update(key, { status: 'pending', nextAttemptAt: now, retryUntil, leaseUntil: null, deliveredAt: null }),
     );
     return result.affected === 1;
+  }
+
+  /**
+   * 1 when the tenant in `tenantColumn` (a column of the embedding query) has
+   * an enabled webhook, else 0: one probe of the primary key's tenant prefix.
+   */
+  enabledWebhookProbe(tenantColumn: string): SqlExpression {
+    const webhooks = this.db.dataSource.driver.escape(this.webhooks.metadata.tableName);
+    return {
+      sql: `CASE WHEN EXISTS (SELECT 1 FROM ${webhooks} probe_w WHERE probe_w.tenant_id = ${tenantColumn} AND probe_w.enabled = :probeEnabled) THEN 1 ELSE 0 END`,
+      parameters: { probeEnabled: this.boolParam(true) },
+    };
   }
 
   /** A date as a raw statement's parameter, converted as the driver stores it (text on SQLite). */

@@ -1,3 +1,4 @@
+import type { BeforeQueryEvent, EntitySubscriberInterface } from 'typeorm';
 import { systemActor } from '../../src/common/request-actor';
 import { KeyManagementService } from '../../src/crypto/key-management.service';
 import { WebhookReceiver, waitFor, type Received } from '../helpers/webhook-receiver';
@@ -125,6 +126,65 @@ describe('Webhook events of integration writes and key rotation', () => {
       await waitFor(() => payloadsOf(secret, tenant).length >= 1, 8000, 'the deletion event');
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(payloadsOf(secret, tenant).map((p) => p.type)).toEqual(['integration.deleted']);
+    });
+
+    it("a write reads with its row whether the tenant has an enabled webhook: without one it sends no outbox statement, and one enabled since gets the next write's event", async () => {
+      const tenant = await createTenant(t, 'quiet');
+      const path = `/tenants/${tenant}/integrations/twilio`;
+      const statements: string[] = [];
+      const counter: EntitySubscriberInterface = { beforeQuery: (event: BeforeQueryEvent<unknown>) => void statements.push(event.query) };
+      const outboxStatements = () => statements.filter((sql) => /INSERT INTO .webhook_deliveries./.test(sql)).length;
+      const replace = async (account: string) => {
+        statements.length = 0;
+        const answer = await t
+          .http()
+          .post(path)
+          .set(...admin)
+          .send({ account, password: 'quiet-secret-value' });
+        expect([200, 201]).toContain(answer.status);
+        return outboxStatements();
+      };
+      const setEnabled = async (webhook: string, enabled: boolean) =>
+        expect(
+          (
+            await t
+              .http()
+              .patch(`/tenants/${tenant}/webhooks/${webhook}`)
+              .set(...admin)
+              .send({ enabled })
+          ).status,
+        ).toBe(200);
+
+      t.db.dataSource.subscribers.push(counter);
+      try {
+        // A create has no row to read the probe with: its outbox statement finds the (no) subscribers itself.
+        expect(await replace('AC-1')).toBe(1);
+        expect(await replace('AC-2')).toBe(0);
+
+        const created = await t
+          .http()
+          .post(`/tenants/${tenant}/webhooks`)
+          .set(...admin)
+          .send({ url: receiver.url, events: ['integration.updated'] });
+        expect(created.status).toBe(201);
+        const { id: webhook, secret } = created.body as { id: string; secret: string };
+        expect(await replace('AC-3')).toBe(1);
+
+        await setEnabled(webhook, false);
+        expect(await replace('AC-4')).toBe(0);
+        await setEnabled(webhook, true);
+        expect(await replace('AC-5')).toBe(1);
+
+        await waitFor(() => payloadsOf(secret, tenant).length >= 2, 8000, 'two events');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        // Revisions 3 and 5 only: 1 and 2 came before the webhook, 4 while it was disabled.
+        expect(payloadsOf(secret, tenant).map((p) => [p.type, p.data.revision])).toEqual([
+          ['integration.updated', 3],
+          ['integration.updated', 5],
+        ]);
+      } finally {
+        t.db.dataSource.subscribers.splice(t.db.dataSource.subscribers.indexOf(counter), 1);
+      }
     });
   });
 

@@ -9,13 +9,18 @@
  *
  * Shapes, each a read of the row and then:
  *   before     the conditional UPDATE, autocommitted (what a write sent before issue 14)
- *   service    START TRANSACTION, UPDATE, version INSERT, outbox INSERT … SELECT,
- *              audit INSERT, COMMIT: one round trip each (what the service sends)
- *   batch      the same six statements as one multi-statement query (mysql2's
+ *   outbox     START TRANSACTION, UPDATE, version INSERT, outbox INSERT … SELECT,
+ *              audit INSERT, COMMIT: one round trip each (what the service sends
+ *              for a tenant with an enabled webhook, and sent for every tenant
+ *              before 3ceb79f)
+ *   service    the same without the outbox statement: the read also asks whether
+ *              the tenant has an enabled webhook, and the bench's tenants have
+ *              none (what the service sends for them)
+ *   batch      service's statements as one multi-statement query (mysql2's
  *              `multipleStatements`, which the service does not enable)
  *   procedure  one CALL of a stored procedure doing the same (the service has none)
  *
- * Workers own disjoint tenants, so no write loses a race. A B C D per round,
+ * Workers own disjoint tenants, so no write loses a race. The shapes take turns,
  * BENCH_ROUNDS rounds of BENCH_DURATION seconds (BENCH_WARMUP of warm-up each).
  */
 import 'reflect-metadata';
@@ -27,9 +32,9 @@ import { ratio, runBench, table } from './measure';
 import { tenantId } from './seed';
 import { cpuMsOf } from './servers';
 
-type Shape = 'before' | 'service' | 'batch' | 'procedure';
-const SHAPES: readonly Shape[] = ['before', 'service', 'batch', 'procedure'];
-const ROUND_TRIPS: Record<Shape, number> = { before: 2, service: 7, batch: 2, procedure: 2 };
+type Shape = 'before' | 'outbox' | 'service' | 'batch' | 'procedure';
+const SHAPES: readonly Shape[] = ['before', 'outbox', 'service', 'batch', 'procedure'];
+const ROUND_TRIPS: Record<Shape, number> = { before: 2, outbox: 7, service: 6, batch: 2, procedure: 2 };
 
 const config = loadBenchConfig();
 const workers = Number(process.env.BENCH_FLOOR_WORKERS ?? 16);
@@ -57,6 +62,12 @@ interface Sample {
 const READ =
   'SELECT `i`.`id` AS `id`, `i`.`type` AS `type`, `i`.`config` AS `config`, `i`.`secrets` AS `secrets`, `i`.`revision` AS `revision`, ' +
   'CASE WHEN i.deleted_at IS NULL THEN 0 ELSE 1 END AS `deleted`, `i`.`tenant_id` AS `tenantId` FROM `integrations` `i` WHERE i.tenant_id = ? AND i.id = ?';
+/** The read with the webhooks' probe (WebhooksRepository.enabledWebhookProbe), as the service reads a row it writes now. */
+const READ_PROBED = READ.replace(
+  ' FROM `integrations`',
+  ', CASE WHEN EXISTS (SELECT 1 FROM `webhooks` probe_w WHERE probe_w.tenant_id = i.tenant_id AND probe_w.enabled = 1) THEN 1 ELSE 0 END AS `subscribed`' +
+    ' FROM `integrations`',
+);
 const UPDATE =
   'UPDATE `integrations` SET `type` = ?, `config` = ?, `secrets` = ?, `revision` = ?, `updated_at` = ?, `deleted_at` = NULL, `verify_status` = NULL, ' +
   '`verify_message` = NULL, `verified_at` = NULL, `check_due_at` = ?, `check_lease_until` = NULL ' +
@@ -76,7 +87,7 @@ const PROCEDURE = `CREATE PROCEDURE bench_write(
   IN p_tenant VARCHAR(64), IN p_id VARCHAR(64), IN p_type VARCHAR(32), IN p_config TEXT, IN p_secrets TEXT, IN p_revision INT,
   IN p_now DATETIME(3), IN p_key_version INT, IN p_event_id VARCHAR(64), IN p_event_type VARCHAR(64), IN p_payload VARCHAR(8192),
   IN p_retry_until DATETIME(3), IN p_bit INT, IN p_actor VARCHAR(255), IN p_request VARCHAR(64), IN p_seq INT,
-  IN p_prev_hash VARCHAR(64), IN p_hash VARCHAR(64))
+  IN p_prev_hash VARCHAR(64), IN p_hash VARCHAR(64), IN p_subscribed INT)
 BEGIN
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
   START TRANSACTION;
@@ -87,9 +98,11 @@ BEGIN
   IF ROW_COUNT() = 1 THEN
     INSERT INTO integration_versions (tenant_id, integration_id, revision, type, config, secrets, action, deleted, restored_from, actor_sub, request_id, created_at)
       VALUES (p_tenant, p_id, p_revision, p_type, p_config, p_secrets, 'replace', 0, NULL, p_actor, p_request, p_now);
-    INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, event_type, payload, status, attempts, next_attempt_at, lease_until, retry_until, created_at)
-      SELECT w.tenant_id, w.id, p_event_id, p_event_type, p_payload, 'pending', 0, p_now, NULL, p_retry_until, p_now FROM webhooks w
-      WHERE w.tenant_id = p_tenant AND w.enabled = 1 AND (w.events_mask & p_bit) <> 0;
+    IF p_subscribed = 1 THEN
+      INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, event_type, payload, status, attempts, next_attempt_at, lease_until, retry_until, created_at)
+        SELECT w.tenant_id, w.id, p_event_id, p_event_type, p_payload, 'pending', 0, p_now, NULL, p_retry_until, p_now FROM webhooks w
+        WHERE w.tenant_id = p_tenant AND w.enabled = 1 AND (w.events_mask & p_bit) <> 0;
+    END IF;
     INSERT INTO audit_events (tenant_id, seq, occurred_at, actor_sub, action, target, outcome, request_id, client_address, user_agent, prev_hash, hash)
       VALUES (p_tenant, p_seq, p_now, p_actor, 'integration.replace', p_id, 200, p_request, '127.0.0.1', 'bench', p_prev_hash, p_hash);
     COMMIT;
@@ -102,7 +115,10 @@ END`;
 
 /** One write of `key`'s Twilio integration in `shape`; throws when it did not land (it cannot lose a race here). */
 async function write(connection: PoolConnection, shape: Shape, key: Key, worker: number): Promise<void> {
-  const [[row]] = await connection.query<RowDataPacket[]>(READ, [key.tenant, INTEGRATION]);
+  const probed = shape !== 'before' && shape !== 'outbox';
+  const [[row]] = await connection.query<RowDataPacket[]>(probed ? READ_PROBED : READ, [key.tenant, INTEGRATION]);
+  // The bench's tenants have no webhook: the probing shapes send no outbox statement, as the service does not.
+  const subscribed = !probed || Number(row.subscribed) === 1;
   const revision = Number(row.revision) + 1;
   const now = new Date();
   const update = [row.type, row.config, row.secrets, revision, now, now, key.tenant, INTEGRATION, revision - 1, key.tenant, 1];
@@ -126,43 +142,44 @@ async function write(connection: PoolConnection, shape: Shape, key: Key, worker:
   const version = [key.tenant, INTEGRATION, revision, row.type, row.config, row.secrets, 'replace', 0, null, 'bench', requestId, now];
   const outbox = [eventId, 'integration.updated', payload, now, retryUntil, now, key.tenant, 1, 2];
   const audit = [key.tenant, seq, now, 'bench', 'integration.replace', INTEGRATION, 200, requestId, '127.0.0.1', 'bench', key.hash, hash];
-  if (shape === 'service') {
+  if (shape === 'outbox' || shape === 'service') {
     await connection.query('START TRANSACTION');
     const [result] = await connection.query<RowDataPacket[] & { affectedRows: number }>(UPDATE, update);
     if (result.affectedRows !== 1) throw new Error(`worker ${worker}: the write of ${key.tenant} did not land`);
     await connection.query(VERSION, version);
-    await connection.query(OUTBOX, outbox);
+    if (subscribed) await connection.query(OUTBOX, outbox);
     await connection.query(AUDIT, audit);
     await connection.query('COMMIT');
   } else if (shape === 'batch') {
     // A bench-only shortcut: the UPDATE always lands here, so the INSERTs need no condition on it.
-    await connection.query(['START TRANSACTION', UPDATE, VERSION, OUTBOX, AUDIT, 'COMMIT'].join(';\n'), [
-      ...update,
-      ...version,
-      ...outbox,
-      ...audit,
-    ]);
+    const statements = subscribed ? [UPDATE, VERSION, OUTBOX, AUDIT] : [UPDATE, VERSION, AUDIT];
+    const parameters = subscribed ? [...update, ...version, ...outbox, ...audit] : [...update, ...version, ...audit];
+    await connection.query(['START TRANSACTION', ...statements, 'COMMIT'].join(';\n'), parameters);
   } else {
-    const [results] = await connection.query<RowDataPacket[][]>('CALL bench_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
-      key.tenant,
-      INTEGRATION,
-      row.type,
-      row.config,
-      row.secrets,
-      revision,
-      now,
-      1,
-      eventId,
-      'integration.updated',
-      payload,
-      retryUntil,
-      2,
-      'bench',
-      requestId,
-      seq,
-      key.hash,
-      hash,
-    ]);
+    const [results] = await connection.query<RowDataPacket[][]>(
+      'CALL bench_write(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      [
+        key.tenant,
+        INTEGRATION,
+        row.type,
+        row.config,
+        row.secrets,
+        revision,
+        now,
+        1,
+        eventId,
+        'integration.updated',
+        payload,
+        retryUntil,
+        2,
+        'bench',
+        requestId,
+        seq,
+        key.hash,
+        hash,
+        subscribed ? 1 : 0,
+      ],
+    );
     if (Number(results[0][0].landed) !== 1) throw new Error(`worker ${worker}: the write of ${key.tenant} did not land`);
   }
   key.seq = seq;

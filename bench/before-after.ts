@@ -228,7 +228,9 @@ async function main(): Promise<number> {
     };
     const reqs = ratio(after.requestsPerSec, before.requestsPerSec);
     const aim = SCENARIOS[key].aim;
-    const met = aim === undefined ? undefined : reqs >= aim.low && (aim.high === undefined || reqs <= aim.high);
+    // Above the band is no regression: the aim keeps a change from slowing the route, and it did not; say so rather than 'missed'.
+    const verdict =
+      aim === undefined ? undefined : reqs < aim.low ? 'missed' : aim.high !== undefined && reqs > aim.high ? 'faster than before (above the band)' : 'met';
     return {
       key,
       name: SCENARIOS[key].name,
@@ -238,7 +240,7 @@ async function main(): Promise<number> {
       rowsBefore: written('before'),
       rowsAfter: written('after'),
       aim,
-      met,
+      verdict,
     };
   });
   const rows: string[][] = [
@@ -269,7 +271,7 @@ async function main(): Promise<number> {
       mib(s.before.peakRssBytes),
       mib(s.after.peakRssBytes),
       String(s.before.failed + s.after.failed),
-      s.aim === undefined ? '-' : `${s.aim.text}: ${s.met ? 'met' : 'missed'}`,
+      s.aim === undefined ? '-' : `${s.aim.text}: ${s.verdict}`,
     ]);
     cpu.push([
       s.name,

@@ -382,14 +382,16 @@ export class IntegrationsRepository {
   }
 
   /**
-   * The SQL of the hot paths (GET one, the list, a write's read and its
-   * UPDATE), built once from the entity's metadata with the driver's own
-   * escaping and sent through the same query runner (EntityManager.query),
-   * with `?` placeholders (both engines) or the driver's named-parameter
-   * conversion. A SelectQueryBuilder built anew for every request cost about
-   * a third of a masked GET's CPU time (bench:before against the commit
-   * before: 405 → 276 µs per request, +35 % req/s). The rest of the
-   * repository, which runs rarely, keeps QueryBuilder.
+   * The SQL of the hot reads (GET one, the list, a write's read), built once
+   * from the entity's metadata with the driver's own escaping and sent
+   * through the same query runner (EntityManager.query), with `?`
+   * placeholders (both engines) or the driver's named-parameter conversion;
+   * `update` assembles its statement from the same metadata per call (its
+   * columns depend on what changes). A SelectQueryBuilder built anew for
+   * every request cost about a third of a masked GET's CPU time
+   * (bench:before against the commit before: 405 → 276 µs per request,
+   * +35 % req/s). The rest of the repository, which runs rarely, keeps
+   * QueryBuilder.
    */
   private statements(): HotStatements {
     this.hot ??= (() => {

@@ -230,7 +230,13 @@ async function main(): Promise<number> {
     const aim = SCENARIOS[key].aim;
     // Above the band is no regression: the aim keeps a change from slowing the route, and it did not; say so rather than 'missed'.
     const verdict =
-      aim === undefined ? undefined : reqs < aim.low ? 'missed' : aim.high !== undefined && reqs > aim.high ? 'faster than before (above the band)' : 'met';
+      aim === undefined
+        ? undefined
+        : reqs < aim.low
+          ? 'missed'
+          : aim.high !== undefined && reqs > aim.high
+            ? 'faster than before (above the band)'
+            : 'met';
     return {
       key,
       name: SCENARIOS[key].name,
